@@ -1,0 +1,1 @@
+"""flink-hologres building blocks: one module per piece, importable without side effects."""

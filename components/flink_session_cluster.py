@@ -1,0 +1,170 @@
+"""FlinkSessionCluster: a Flink standalone session cluster on any Kubernetes, as one component.
+
+It knows no cloud: the caller hands it a Kubernetes provider (through `opts`), the REST Service's
+type and annotations, and pod annotations. Rendering lives in flink_config / flink_manifests; this
+module only declares the resources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import flink_config, flink_manifests
+
+ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlinkSessionClusterArgs:
+    namespace: str
+    image: str
+    version: flink_config.FlinkVersion
+    java_version: int
+    task_managers: int
+    task_slots: int
+    default_parallelism: int
+    jobmanager_memory: str = "1600m"
+    taskmanager_memory: str = "1728m"
+    jobmanager_cpu: str = "1"
+    taskmanager_cpu: str = "1"
+    flink_config: Mapping[str, Any] = field(default_factory=dict)
+    # Env var name → value. Every value goes into the Secret; pods read them via secretKeyRef.
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    rest_service_type: ServiceType = "ClusterIP"
+    rest_service_annotations: pulumi.Input[Mapping[str, str]] | None = None
+    rest_node_port: int | None = 30081
+    query_state_node_port: int | None = 30025
+    pod_annotations: pulumi.Input[Mapping[str, str]] | None = None
+    create_namespace: bool = True
+    service_account: str | None = None
+
+
+class FlinkSessionCluster(pulumi.ComponentResource):
+    """ConfigMap, Secret, JobManager and TaskManager Deployments and their Services."""
+
+    namespace: pulumi.Output[str]
+    jobmanager_service: pulumi.Output[str]
+    rest_service: pulumi.Output[str]
+    rest_url: pulumi.Output[str]
+    total_slots: pulumi.Output[int]
+    config_files: pulumi.Output[Mapping[str, str]]
+    config_checksum: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FlinkSessionClusterArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("flink-hologres:flink:SessionCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        names = flink_manifests.ClusterNames()
+        version = args.version
+
+        config_files = flink_config.render_config_files(flink_config.SessionClusterConfig(
+            version=version,
+            java_version=args.java_version,
+            jobmanager_address=names.jobmanager,
+            task_slots=args.task_slots,
+            jobmanager_process_memory=args.jobmanager_memory,
+            taskmanager_process_memory=args.taskmanager_memory,
+            default_parallelism=args.default_parallelism,
+            extra=args.flink_config,
+        ))
+        config_file_name = flink_config.config_file_name(version)
+        secret_keys = sorted(args.secret_env)
+        checksum = flink_config.config_checksum(config_files, secret_keys)
+
+        def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
+            meta: dict[str, Any] = {"namespace": namespace_name,
+                                    "labels": flink_manifests.labels(name, component, version), **extra}
+            if object_name:
+                meta["name"] = object_name
+            return meta
+
+        if args.create_namespace:
+            namespace = k8s.core.v1.Namespace(
+                f"{name}-namespace",
+                metadata={"name": args.namespace,
+                          "labels": flink_manifests.labels(name, "namespace", version)},
+                opts=child,
+            )
+            namespace_name: pulumi.Input[str] = namespace.metadata.apply(lambda m: m.name)
+        else:
+            namespace_name = args.namespace
+
+        # Auto-named (a suffix is added), so a changed file or secret value makes a new object and the
+        # Deployments referencing it roll; the old one is deleted after.
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=metadata(None, "config"),
+            data=config_files,
+            opts=child,
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-env",
+            metadata=metadata(None, "env"),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(value) for key, value in args.secret_env.items()},
+            opts=child,
+        )
+        config_map_name = config_map.metadata.apply(lambda m: m.name)
+        secret_name = secret.metadata.apply(lambda m: m.name)
+
+        def deployment(component: str, replicas: int, memory: str, cpu: str,
+                       deployment_name: str) -> k8s.apps.v1.Deployment:
+            spec = flink_manifests.deployment_spec(flink_manifests.PodSpecInput(
+                instance=name, component=component, version=version, image=args.image, replicas=replicas,
+                process_memory=memory, cpu=cpu, config_map_name=config_map_name,
+                config_file_name=config_file_name, secret_name=secret_name, secret_keys=secret_keys,
+                checksum=checksum, pod_annotations=args.pod_annotations,
+                service_account=args.service_account,
+            ))
+            return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
+                                          spec=spec, opts=child)
+
+        jobmanager = deployment("jobmanager", 1, args.jobmanager_memory, args.jobmanager_cpu, names.jobmanager)
+        deployment("taskmanager", args.task_managers, args.taskmanager_memory, args.taskmanager_cpu,
+                   names.taskmanager)
+
+        jobmanager_service = k8s.core.v1.Service(
+            f"{name}-jobmanager-service",
+            metadata=metadata(names.jobmanager, "jobmanager"),
+            spec=flink_manifests.jobmanager_service_spec(name),
+            opts=child,
+        )
+        rest_annotations = {"annotations": args.rest_service_annotations} if args.rest_service_annotations else {}
+        rest_service = k8s.core.v1.Service(
+            f"{name}-rest-service",
+            metadata=metadata(names.rest_service, "jobmanager", **rest_annotations),
+            spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
+            opts=child,
+        )
+        if flink_config.has_queryable_state(version):
+            # LoadBalancer is for the UI only; query state stays in the cluster unless NodePort was asked for.
+            query_type = "NodePort" if args.rest_service_type == "NodePort" else "ClusterIP"
+            k8s.core.v1.Service(
+                f"{name}-query-state-service",
+                metadata=metadata(names.query_state_service, "taskmanager"),
+                spec=flink_manifests.query_state_service_spec(name, query_type, args.query_state_node_port),
+                opts=child,
+            )
+
+        self.namespace = pulumi.Output.from_input(namespace_name)
+        self.jobmanager_service = jobmanager_service.metadata.apply(lambda m: m.name)
+        self.rest_service = rest_service.metadata.apply(lambda m: m.name)
+        self.rest_url = pulumi.Output.all(self.jobmanager_service, self.namespace).apply(
+            lambda parts: f"http://{parts[0]}.{parts[1]}.svc:{flink_config.REST_PORT}")
+        self.total_slots = pulumi.Output.from_input(args.task_managers * args.task_slots)
+        self.config_files = pulumi.Output.from_input(config_files)
+        self.config_checksum = pulumi.Output.from_input(checksum)
+        self.jobmanager = jobmanager
+        self.register_outputs({
+            "namespace": self.namespace,
+            "jobmanagerService": self.jobmanager_service,
+            "restService": self.rest_service,
+            "restUrl": self.rest_url,
+            "totalSlots": self.total_slots,
+            "configChecksum": self.config_checksum,
+        })

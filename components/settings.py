@@ -1,0 +1,458 @@
+"""Typed, validated settings from the stack configuration.
+
+Everything the program needs is read and checked here, before any resource is declared. A bad
+value stops the program with one line that names the config key and the fix (`ConfigError` is a
+`pulumi.RunError`, which the CLI prints without a stack trace).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import pulumi
+
+from components import flink_config
+
+PROJECT = "flink-hologres"
+DEFAULT_IMAGE = "flink:1.20-java17"
+DEFAULT_ENTRY_CLASS = "io.hologres.flink.example.HologresSinkExample"
+DEFAULT_TABLE = "public.order_details"
+
+Target = Literal["ack", "kubeconfig"]
+ClusterProfile = Literal["Serverless", "Acs"]
+UiAccess = Literal["intranet", "internet"]
+UpgradeMode = Literal["savepoint", "stateless"]
+HighAvailability = Literal["none", "kubernetes"]
+
+T = TypeVar("T")
+
+
+class ConfigError(pulumi.RunError):
+    """A user mistake in the stack configuration: printed as one line, without a traceback."""
+
+    def __init__(self, key: str, problem: str, fix: str) -> None:
+        super().__init__(f"config '{key}': {problem}. Fix: {fix}")
+        self.key = key
+
+
+# --- the pieces ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    image: str
+    version: flink_config.FlinkVersion
+    java_version: int
+    task_managers: int
+    task_slots: int
+    default_parallelism: int
+    jobmanager_memory: str
+    taskmanager_memory: str
+    jobmanager_cpu: str
+    taskmanager_cpu: str
+    extra_config: Mapping[str, Any]
+    rest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+
+@dataclass(frozen=True)
+class HologresSettings:
+    host: str
+    port: int
+    database: str
+    table: str
+    drop_table_on_destroy: bool
+    # Secret Outputs: never plain strings anywhere in the program.
+    user: pulumi.Output[str]
+    password: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    name: str
+    jar: str | None
+    entry_class: str
+    args: list[str]
+    parallelism: int
+    upgrade_mode: UpgradeMode | None
+    savepoint_dir: str | None
+
+
+@dataclass(frozen=True)
+class AlicloudSettings:
+    cluster_profile: ClusterProfile
+    vpc_cidr: str
+    vswitch_cidr: str
+    zone_id: str | None
+    vpc_id: str | None
+    vswitch_ids: list[str]
+    deletion_protection: bool
+    kubernetes_version: str | None
+    ui_access: UiAccess
+    ui_allowed_cidrs: list[str]
+    image_registry_mirror: str | None
+    eci_use_specs: list[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    target: Target
+    kubeconfig: pulumi.Output[str] | None
+    namespace: str
+    flink: FlinkSettings
+    hologres: HologresSettings
+    jobs: list[JobSettings]
+    flink_rest_url: str | None
+    alicloud: AlicloudSettings | None
+    high_availability: HighAvailability
+    state_storage: str | None
+    drop_state_on_destroy: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- reading helpers -----------------------------------------------------------------------------
+
+
+class _Reader:
+    """pulumi.Config with our error style: every failure names its key and the fix."""
+
+    def __init__(self, config: pulumi.Config) -> None:
+        self.config = config
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.config.get(key)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def required_text(self, key: str, example: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise ConfigError(key, "is required", f"pulumi config set {key} {example}")
+        return value
+
+    def integer(self, key: str, default: int, minimum: int = 1) -> int:
+        raw = self.config.get(key)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(key, f"'{raw}' is not a whole number",
+                              f"pulumi config set {key} {default}") from None
+        if value < minimum:
+            raise ConfigError(key, f"must be at least {minimum}, got {value}",
+                              f"pulumi config set {key} {max(default, minimum)}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        raw = self.config.get(key)
+        if raw is None or raw.strip() == "":
+            return default
+        lowered = raw.strip().lower()
+        if lowered not in ("true", "false"):
+            raise ConfigError(key, f"'{raw}' is not true or false", f"pulumi config set {key} false")
+        return lowered == "true"
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+        value = self.text(key, default)
+        if value is not None and value not in allowed:
+            raise ConfigError(key, f"'{value}' is not one of {', '.join(allowed)}",
+                              f"pulumi config set {key} {default or allowed[0]}")
+        return value
+
+    def structured(self, key: str, kind: type[T], default: T, example: str) -> T:
+        raw = self.config.get(key)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(key, "is not valid structured config",
+                              f"pulumi config set --path '{key}{example}'") from None
+        if not isinstance(value, kind):
+            raise ConfigError(key, f"must be a {'list' if kind is list else 'map'}",
+                              f"pulumi config set --path '{key}{example}'")
+        return value
+
+    def string_list(self, key: str, example: str) -> list[str]:
+        values = self.structured(key, list, [], example)
+        if not all(isinstance(v, (str, int, float)) for v in values):
+            raise ConfigError(key, "must be a list of strings", f"pulumi config set --path '{key}{example}'")
+        return [str(v) for v in values]
+
+    def secret(self, key: str, what: str) -> pulumi.Output[str]:
+        full_key = f"{self.config.name}:{key}"
+        fix = f"pulumi config set --secret {key} <{what}>"
+        if self.config.get(key) is None:
+            raise ConfigError(key, "is required and missing", fix)
+        # A value set without --secret sits in plaintext in Pulumi.<stack>.yaml: refuse it.
+        if not pulumi.runtime.is_config_secret(full_key):
+            raise ConfigError(key, "is stored in plaintext in the stack file", fix)
+        return self.config.require_secret(key)
+
+
+def _validated(key: str, fix: str, parse: Callable[[], T]) -> T:
+    """Run a pure parser; its ValueError becomes a ConfigError for `key`."""
+    try:
+        return parse()
+    except ValueError as error:
+        raise ConfigError(key, str(error), fix) from None
+
+
+# Kubernetes DNS-1123 label (namespace and Service names).
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_JOB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
+_JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+_CPU = re.compile(r"^(\d+(\.\d{1,3})?|\d+m)$")
+_ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$")
+_TABLE = re.compile(r"^[^.\s\"]+\.[^.\s\"]+$|^[^.\s\"]+$")
+_ALLOW_ANYONE = {"0.0.0.0/0", "::/0"}
+
+
+# --- the pieces, read and checked ----------------------------------------------------------------
+
+
+def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
+    warnings: list[str] = []
+    image = read.text("flinkImage", DEFAULT_IMAGE) or DEFAULT_IMAGE
+    _validated("flinkImage", f"pulumi config set flinkImage {DEFAULT_IMAGE}",
+               lambda: flink_config.parse_image(image))
+    version = _validated("flinkVersion", "pulumi config set flinkVersion 1.20",
+                         lambda: flink_config.resolve_version(image, read.text("flinkVersion")))
+    if flink_config.has_log4shell(version):
+        warnings.append(
+            f"flinkImage '{image}' (Flink {version}) ships a Log4j affected by CVE-2021-44228 (Log4Shell); "
+            f"use a current image, e.g. `pulumi config set flinkImage {DEFAULT_IMAGE}`"
+        )
+    task_managers = read.integer("taskManagers", 2)
+    task_slots = read.integer("taskSlots", 2)
+    total_slots = task_managers * task_slots
+    parallelism = read.integer("defaultParallelism", min(2, total_slots))
+    if parallelism > total_slots:
+        raise ConfigError(
+            "defaultParallelism",
+            f"{parallelism} exceeds the {total_slots} slots of taskManagers ({task_managers}) × taskSlots "
+            f"({task_slots}); jobs would wait for slots forever",
+            f"pulumi config set defaultParallelism {total_slots}, or raise taskManagers/taskSlots",
+        )
+    jm_memory = read.text("jobManagerMemory", "1600m") or "1600m"
+    tm_memory = read.text("taskManagerMemory", "1728m") or "1728m"
+    for key, value, minimum in (
+        ("jobManagerMemory", jm_memory, flink_config.MIN_JOBMANAGER_PROCESS_BYTES),
+        ("taskManagerMemory", tm_memory, flink_config.MIN_TASKMANAGER_PROCESS_BYTES),
+    ):
+        size = _validated(key, f"pulumi config set {key} 1600m", lambda v=value: flink_config.parse_memory(v))
+        if size < minimum:
+            raise ConfigError(key, f"{value} is below Flink's minimum process size of {minimum >> 20}m",
+                              f"pulumi config set {key} {max(minimum >> 20, 1600)}m")
+    cpus = {}
+    for key in ("jobManagerCpu", "taskManagerCpu"):
+        cpu = read.text(key, "1") or "1"
+        if not _CPU.match(cpu) or cpu in ("0", "0m"):
+            raise ConfigError(key, f"'{cpu}' is not a Kubernetes CPU quantity such as 1, 0.5 or 500m",
+                              f"pulumi config set {key} 1")
+        cpus[key] = cpu
+    extra = read.structured("flinkConfig", dict, {}, ".state\\.backend\\.type' rocksdb")
+    reserved = sorted(k for k in extra if k in _RESERVED_FLINK_KEYS)
+    if reserved:
+        raise ConfigError("flinkConfig", f"sets {', '.join(reserved)}, which the program derives from other keys",
+                          "remove them and use " + ", ".join(_RESERVED_FLINK_KEYS[k] for k in reserved))
+    # Serverless pods have no NodePort; the cloud layer puts an SLB in front instead.
+    default_type = "LoadBalancer" if target == "ack" else "ClusterIP"
+    service_type = read.choice("restServiceType", ("ClusterIP", "NodePort", "LoadBalancer"), default_type)
+    if target == "ack" and service_type == "NodePort":
+        raise ConfigError("restServiceType", "NodePort does not exist for serverless (ECI) pods",
+                          "pulumi config rm restServiceType (target ack binds the REST Service to an SLB)")
+    return FlinkSettings(
+        image=image,
+        version=version,
+        java_version=flink_config.java_version(image, version),
+        task_managers=task_managers,
+        task_slots=task_slots,
+        default_parallelism=parallelism,
+        jobmanager_memory=jm_memory,
+        taskmanager_memory=tm_memory,
+        jobmanager_cpu=cpus["jobManagerCpu"],
+        taskmanager_cpu=cpus["taskManagerCpu"],
+        extra_config=extra,
+        rest_service_type=service_type,  # type: ignore[arg-type]
+    ), warnings
+
+
+# Options the program owns; setting them through flinkConfig would silently fight other keys.
+_RESERVED_FLINK_KEYS = {
+    "taskmanager.numberOfTaskSlots": "taskSlots",
+    "parallelism.default": "defaultParallelism",
+    "jobmanager.memory.process.size": "jobManagerMemory",
+    "taskmanager.memory.process.size": "taskManagerMemory",
+    "jobmanager.rpc.address": "namespace (the JobManager Service name is fixed)",
+}
+
+
+def _hologres(read: _Reader) -> HologresSettings:
+    endpoint = read.required_text("hologresEndpoint", "<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+    match = _ENDPOINT.match(endpoint)
+    port = int(match["port"] or 80) if match else 0
+    if not match or not 0 < port < 65536:
+        raise ConfigError("hologresEndpoint", f"'{endpoint}' is not host:port",
+                          "pulumi config set hologresEndpoint <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+    table = read.text("hologresTable", DEFAULT_TABLE) or DEFAULT_TABLE
+    if not _TABLE.match(table):
+        raise ConfigError("hologresTable", f"'{table}' is not schema.table",
+                          f"pulumi config set hologresTable {DEFAULT_TABLE}")
+    return HologresSettings(
+        host=match["host"],
+        port=port,
+        database=read.required_text("hologresDatabase", "<database>"),
+        table=table if "." in table else f"public.{table}",
+        drop_table_on_destroy=read.boolean("dropTableOnDestroy", False),
+        user=read.secret("hologresUser", "AccessKey ID"),
+        password=read.secret("hologresPassword", "AccessKey secret"),
+    )
+
+
+def _job(read: _Reader, raw: Mapping[str, Any], key: str, name: str, default_parallelism: int) -> JobSettings:
+    """One job, from the `jobs` list entry `raw` (or the single-job keys), validated."""
+    def entry(field_name: str) -> str:
+        return f"{key}.{field_name}" if key == "jobs" else field_name
+
+    jar = raw.get("jar")
+    entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
+    if not _JAVA_CLASS.match(entry_class):
+        raise ConfigError(entry("entryClass" if key == "jobs" else "jobEntryClass"),
+                          f"'{entry_class}' is not a Java class name", "use a name such as com.example.Main")
+    args = raw.get("args") or []
+    if not isinstance(args, list):
+        raise ConfigError(entry("args" if key == "jobs" else "jobArgs"), "must be a list of strings",
+                          "pulumi config set --path 'jobArgs[0]' --tableName")
+    parallelism = raw.get("parallelism", default_parallelism)
+    if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
+        raise ConfigError(entry("parallelism" if key == "jobs" else "jobParallelism"),
+                          f"'{parallelism}' is not a whole number ≥ 1", "pulumi config set jobParallelism 2")
+    mode = raw.get("upgradeMode")
+    if mode not in (None, "savepoint", "stateless"):
+        raise ConfigError(entry("upgradeMode" if key == "jobs" else "jobUpgradeMode"),
+                          f"'{mode}' is not savepoint or stateless", "pulumi config set jobUpgradeMode savepoint")
+    return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
+                       args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
+                       savepoint_dir=raw.get("savepointDir"))
+
+
+def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
+    listed = read.structured("jobs", list, [], "[0].name' orders")
+    if listed:
+        jobs = []
+        for index, raw in enumerate(listed):
+            if not isinstance(raw, dict):
+                raise ConfigError(f"jobs[{index}]", "must be a map with name, jar, entryClass…",
+                                  f"pulumi config set --path 'jobs[{index}].name' orders")
+            name = str(raw.get("name", ""))
+            if not _JOB_NAME.match(name):
+                raise ConfigError(f"jobs[{index}].name", f"'{name}' is not a short lowercase name",
+                                  f"pulumi config set --path 'jobs[{index}].name' orders")
+            jobs.append(_job(read, raw, "jobs", name, default_parallelism))
+        names = [job.name for job in jobs]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            raise ConfigError("jobs", f"the name '{duplicate}' is used twice", "give every job its own name")
+        return jobs
+    single: dict[str, Any] = {
+        "jar": read.text("jobJar"),
+        "entryClass": read.text("jobEntryClass", DEFAULT_ENTRY_CLASS),
+        "args": read.string_list("jobArgs", "[0]' --flag"),
+        # 0 (the Pulumi.yaml default) means "the cluster's defaultParallelism".
+        "parallelism": read.integer("jobParallelism", 0, minimum=0) or default_parallelism,
+        "upgradeMode": read.choice("jobUpgradeMode", ("savepoint", "stateless"), None),
+        "savepointDir": read.text("savepointDir"),
+    }
+    return [_job(read, single, "job", "main", default_parallelism)]
+
+
+def _cidr(key: str, value: str, fix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        raise ConfigError(key, f"'{value}' is not a CIDR block ({error})", fix) from None
+
+
+def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
+    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Serverless")
+    vpc_id = read.text("vpcId")
+    vswitch_ids = read.string_list("vswitchIds", "[0]' vsw-xxxx")
+    if bool(vpc_id) != bool(vswitch_ids):
+        missing_key = "vswitchIds" if vpc_id else "vpcId"
+        raise ConfigError(missing_key, "an existing network needs both vpcId and vswitchIds",
+                          f"set {missing_key} too, or remove both to let the program create the network")
+    vpc_cidr = read.text("vpcCidr", "192.168.0.0/16") or "192.168.0.0/16"
+    vswitch_cidr = read.text("vswitchCidr", "192.168.0.0/24") or "192.168.0.0/24"
+    vpc_net = _cidr("vpcCidr", vpc_cidr, "pulumi config set vpcCidr 192.168.0.0/16")
+    vsw_net = _cidr("vswitchCidr", vswitch_cidr, "pulumi config set vswitchCidr 192.168.0.0/24")
+    if not vpc_id and (vsw_net.version != vpc_net.version or not vsw_net.subnet_of(vpc_net)):  # type: ignore[arg-type]
+        raise ConfigError("vswitchCidr", f"{vswitch_cidr} is not inside vpcCidr {vpc_cidr}",
+                          f"pulumi config set vswitchCidr {next(vpc_net.subnets(new_prefix=max(vpc_net.prefixlen, 24)))}")
+    ui_access = read.choice("uiAccess", ("intranet", "internet"), "intranet")
+    allowed = read.string_list("uiAllowedCidrs", "[0]' 203.0.113.0/24")
+    for index, cidr in enumerate(allowed):
+        key = f"uiAllowedCidrs[{index}]"
+        network = _cidr(key, cidr, f"pulumi config set --path '{key}' 203.0.113.0/24")
+        if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
+            raise ConfigError(key, f"{cidr} opens Flink's REST API to the whole internet; it has no "
+                              "authentication and anyone who reaches it can run code",
+                              "list only your office or VPN ranges")
+    if ui_access == "internet" and not allowed:
+        raise ConfigError("uiAllowedCidrs", "uiAccess internet needs an allowlist (Flink's REST API has no "
+                          "authentication)", "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
+    return AlicloudSettings(
+        cluster_profile=profile,  # type: ignore[arg-type]
+        vpc_cidr=vpc_cidr,
+        vswitch_cidr=vswitch_cidr,
+        zone_id=read.text("zoneId"),
+        vpc_id=vpc_id,
+        vswitch_ids=vswitch_ids,
+        deletion_protection=read.boolean("deletionProtection", False),
+        kubernetes_version=read.text("kubernetesVersion"),
+        ui_access=ui_access,  # type: ignore[arg-type]
+        ui_allowed_cidrs=allowed,
+        image_registry_mirror=read.text("imageRegistryMirror"),
+        eci_use_specs=read.string_list("eciUseSpecs", "[0]' ecs.c6.large"),
+    )
+
+
+def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:
+    """Read and validate the whole stack configuration; raises ConfigError on the first bad key."""
+    read = _Reader(config or pulumi.Config(PROJECT))
+    stack = stack or pulumi.get_stack()
+    target = read.choice("target", ("ack", "kubeconfig"), "ack")
+    namespace = read.text("namespace", "flink") or "flink"
+    if not _DNS_LABEL.match(namespace):
+        raise ConfigError("namespace", f"'{namespace}' is not a Kubernetes name (lowercase letters, digits, '-')",
+                          "pulumi config set namespace flink")
+    flink, warnings = _flink(read, target)  # type: ignore[arg-type]
+    hologres = _hologres(read)
+    jobs = _jobs(read, flink.default_parallelism)
+    rest_url = read.text("flinkRestUrl")
+    if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
+        raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
+                          "pulumi config set flinkRestUrl http://127.0.0.1:8081")
+    return Settings(
+        project=PROJECT,
+        stack=stack,
+        target=target,  # type: ignore[arg-type]
+        # Content or a path; read as a secret either way, since content carries credentials.
+        kubeconfig=read.config.get_secret("kubeconfig") if read.text("kubeconfig") else None,
+        namespace=namespace,
+        flink=flink,
+        hologres=hologres,
+        jobs=jobs,
+        flink_rest_url=rest_url,
+        alicloud=_alicloud(read, stack) if target == "ack" else None,
+        high_availability=read.choice("highAvailability", ("none", "kubernetes"), "none"),  # type: ignore[arg-type]
+        state_storage=read.text("stateStorage"),
+        drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
+        warnings=warnings,
+    )

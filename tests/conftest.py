@@ -1,0 +1,3 @@
+"""Shared fixtures: each harness module contributes its own."""
+
+pytest_plugins: list[str] = []

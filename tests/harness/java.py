@@ -1,0 +1,66 @@
+"""Compile the Java test jobs under tests/java with `javac` against a Flink distribution's lib/*.
+
+The jar is cached under .cache/java by a hash of the sources and the Flink release, so a test run
+compiles each (sources, release) pair once; a changed source is a new jar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+from tests.harness import CACHE_DIR, REPO_ROOT, missing
+from tests.harness.flink import FLINK_RELEASES, flink_home
+
+JAVA_SOURCES = REPO_ROOT / "tests" / "java"
+JAVA_CACHE = CACHE_DIR / "java"
+
+COUNTING_JOB = "flinkhologres.testjobs.CountingJob"
+FAILING_JOB = "flinkhologres.testjobs.FailingJob"
+
+
+def _sources(root: Path) -> list[Path]:
+    return sorted(root.rglob("*.java"))
+
+
+def _digest(sources: list[Path], root: Path, release: str) -> str:
+    digest = hashlib.sha256(f"flink-{release}\0".encode())
+    for path in sources:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES) -> Path:
+    """A jar of every test job under `root`, compiled against Flink `version` (cached)."""
+    javac = shutil.which("javac")
+    if javac is None:
+        missing("javac (Debian's openjdk-17-jdk-headless)")
+    release = FLINK_RELEASES.get(version, version)
+    sources = _sources(root)
+    jar = JAVA_CACHE / f"test-jobs-{_digest(sources, root, release)}.jar"
+    if jar.is_file():
+        return jar
+    home = flink_home(version)
+    JAVA_CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=JAVA_CACHE, prefix=".javac-") as work:
+        classes = Path(work) / "classes"
+        result = subprocess.run(
+            [javac, "--release", "11", "-nowarn", "-d", str(classes), "-cp", f"{home / 'lib'}/*",
+             *map(str, sources)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"javac failed for {root}:\n{result.stdout}{result.stderr}")
+        staging = Path(work) / "job.jar"
+        with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: flink-hologres tests\r\n\r\n")
+            for path in sorted(classes.rglob("*.class")):
+                archive.write(path, str(path.relative_to(classes)))
+        # Atomic, so a concurrent run never sees half a jar.
+        os.replace(staging, jar)
+    return jar
