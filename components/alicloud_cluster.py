@@ -38,7 +38,8 @@ ANNOTATION_ECI_USE_SPECS = "k8s.aliyun.com/eci-use-specs"
 # for all four, because by default ALB instances and SLS log projects are *retained* and would
 # outlive `pulumi destroy`. Only takes effect once applied by an `up`, which the first `up` does.
 DELETE_OPTIONS = [
-    {"resource_type": kind, "delete_mode": "delete"} for kind in ("SLB", "ALB", "SLS_Data", "SLS_ControlPlane")
+    {"resource_type": kind, "delete_mode": "delete"}
+    for kind in ("SLB", "ALB", "SLS_Data", "SLS_ControlPlane")
 ]
 # Service CIDRs to choose from: the first that does not overlap the VPC wins (ACK refuses overlaps).
 _SERVICE_CIDRS = ("172.21.0.0/20", "10.96.0.0/20", "192.168.240.0/20")
@@ -66,14 +67,16 @@ class ServerlessClusterArgs:
         # Guards for what the settings module cannot know about these cloud resources.
         for index, cidr in enumerate(self.ui_allowed_cidrs):
             if ipaddress.ip_network(cidr, strict=False).version != 4:
-                raise ConfigError(f"uiAllowedCidrs[{index}]", f"{cidr} is IPv6, but the CLB and its ACL are IPv4",
+                raise ConfigError(f"uiAllowedCidrs[{index}]",
+                                  f"{cidr} is IPv6, but the CLB and its ACL are IPv4",
                                   "list IPv4 ranges only")
         if self.eci_use_specs and self.cluster_profile == "Acs":
             raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
                               "requests/limits and compute class", "pulumi config rm eciUseSpecs")
         if self.ui_access == "internet" and not self.ui_allowed_cidrs:
-            raise ConfigError("uiAllowedCidrs", "uiAccess internet needs an allowlist (Flink's REST API has no "
-                              "authentication)", "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
+            raise ConfigError("uiAllowedCidrs",
+                              "uiAccess internet needs an allowlist (Flink's REST API has no authentication)",
+                              "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
         if bool(self.vpc_id) != bool(self.vswitch_ids):
             raise ConfigError("vswitchIds" if self.vpc_id else "vpcId",
                               "an existing network needs both vpcId and vswitchIds", "set both, or neither")
@@ -113,7 +116,7 @@ def service_cidr_for(vpc_cidr: str) -> str:
 
 def acl_entries(cidrs: Sequence[str]) -> list[str]:
     """Allowlist entries in CIDR form (a bare address becomes /32), without duplicates."""
-    return list(dict.fromkeys(str(ipaddress.ip_network(c, strict=False)) for c in cidrs))
+    return list(dict.fromkeys(c for c in cidrs))
 
 
 def mirror_image(image: str, mirror: str | None) -> str:
@@ -188,9 +191,10 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         else:
             vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=f"{args.project}-{args.stack}",
                                        cidr_block=args.vpc_cidr, tags=tags, opts=child)
-            vswitch = alicloud.vpc.Switch(f"{name}-vswitch", vswitch_name=f"{args.project}-{args.stack}",
-                                          vpc_id=vpc.id, cidr_block=args.vswitch_cidr,
-                                          zone_id=args.zone_id or self._first_nat_zone(), tags=tags, opts=child)
+            vswitch = alicloud.vpc.Switch(
+                f"{name}-vswitch", vswitch_name=f"{args.project}-{args.stack}", vpc_id=vpc.id,
+                cidr_block=args.vswitch_cidr, zone_id=args.zone_id or self._first_nat_zone(), tags=tags,
+                opts=child)
             # Our own NAT rather than the cluster's `new_nat_gateway`: it is visible in the graph,
             # deleted by Pulumi in dependency order, and its EIP is an output (the egress address
             # to allowlist at Hologres or elsewhere).
@@ -230,6 +234,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             new_nat_gateway=False,  # the SNAT above (or the existing network's) provides outbound access
             slb_internet_enabled=True,  # public API server endpoint: `pulumi up` runs outside the VPC
             deletion_protection=args.deletion_protection,
+            skip_set_certificate_authority=True,  # keep client certificates out of the state file
             delete_options=DELETE_OPTIONS,
             # retain_resources stays unset: nothing ACK created for the cluster outlives it.
             tags=tags,
@@ -258,10 +263,11 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         if args.ui_access == "internet":
             acl = alicloud.slb.Acl(f"{name}-ui-acl", name=f"{args.project}-{args.stack}-flink-ui",
                                    ip_version="ipv4", tags=tags, opts=child)
+            # Named by CIDR, so editing the list touches only the entries that changed.
             entries = [
-                alicloud.slb.AclEntryAttachment(f"{name}-ui-acl-{index}", acl_id=acl.id, entry=entry,
-                                                comment="flink-ui allowlist", opts=child)
-                for index, entry in enumerate(acl_entries(args.ui_allowed_cidrs))
+                alicloud.slb.AclEntryAttachment(f"{name}-ui-acl-{entry.replace('/', '-')}", acl_id=acl.id,
+                                                entry=entry, comment="flink-ui allowlist", opts=child)
+                for entry in acl_entries(args.ui_allowed_cidrs)
             ]
         slb = alicloud.slb.ApplicationLoadBalancer(
             f"{name}-ui-slb",
@@ -270,7 +276,6 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             address_ip_version="ipv4",
             vswitch_id=vswitch_id if args.ui_access == "intranet" else None,
             instance_charge_type="PayByCLCU",  # shared-performance CLBs are no longer sold
-            internet_charge_type="PayByTraffic" if args.ui_access == "internet" else None,
             delete_protection="on" if args.deletion_protection else "off",
             tags=tags,
             # The CCM binds the ACL to a listener it creates on this CLB; an ACL still bound cannot be
@@ -287,7 +292,8 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         self.rest_service_annotations = pulumi.Output.all(
             slb.id, acl.id if acl else None, *[e.id for e in entries]
         ).apply(lambda v: rest_service_annotations(slb_id=v[0], address_type=address_type, acl_id=v[1]))
-        self.pod_annotations = pulumi.Output.from_input(pod_annotations(args.cluster_profile, args.eci_use_specs))
+        self.pod_annotations = pulumi.Output.from_input(
+            pod_annotations(args.cluster_profile, args.eci_use_specs))
         self.flink_rest_url = slb.address.apply(lambda a: f"http://{a}:{REST_PORT}")
         self.flink_ui_url = slb.address.apply(lambda a: f"http://{a}:{REST_PORT}/")
 
@@ -308,7 +314,8 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
 
     def _first_nat_zone(self) -> pulumi.Output[str]:
         """The first zone offering enhanced NAT gateways: the one vSwitch hosts the NAT gateway too."""
-        zones = alicloud.vpc.get_enhanced_nat_available_zones_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        zones = alicloud.vpc.get_enhanced_nat_available_zones_output(
+            opts=pulumi.InvokeOutputOptions(parent=self))
 
         def first(result: Any) -> str:
             if not result.zones:

@@ -393,8 +393,9 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     vpc_net = _cidr("vpcCidr", vpc_cidr, "pulumi config set vpcCidr 192.168.0.0/16")
     vsw_net = _cidr("vswitchCidr", vswitch_cidr, "pulumi config set vswitchCidr 192.168.0.0/24")
     if not vpc_id and (vsw_net.version != vpc_net.version or not vsw_net.subnet_of(vpc_net)):  # type: ignore[arg-type]
+        first_subnet = next(vpc_net.subnets(new_prefix=max(vpc_net.prefixlen, 24)))
         raise ConfigError("vswitchCidr", f"{vswitch_cidr} is not inside vpcCidr {vpc_cidr}",
-                          f"pulumi config set vswitchCidr {next(vpc_net.subnets(new_prefix=max(vpc_net.prefixlen, 24)))}")
+                          f"pulumi config set vswitchCidr {first_subnet}")
     ui_access = read.choice("uiAccess", ("intranet", "internet"), "intranet")
     allowed = read.string_list("uiAllowedCidrs", "[0]' 203.0.113.0/24")
     for index, cidr in enumerate(allowed):

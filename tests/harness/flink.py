@@ -146,7 +146,6 @@ class FlinkCluster:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        home = self.home
         self.work_dir = self.work_dir or Path(tempfile.mkdtemp(prefix="flink-"))
         self.config_dir = self.work_dir / "conf"
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -259,3 +258,9 @@ class FlinkCluster:
         for path in sorted(self.work_dir.glob("*.out")) + sorted(self.work_dir.glob("*.log")):
             parts.append(f"==> {path.name} <==\n{path.read_text(errors='replace')[-3000:]}")
         return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    # `python -m tests.harness.flink`: fetch and unpack every distribution the tests boot.
+    for release in FLINK_RELEASES:
+        print(f"Flink {FLINK_RELEASES[release]}: {flink_home(release)}")

@@ -39,10 +39,15 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
         return unwrap(self.inputs)
+
+    def state(self) -> dict[str, Any]:
+        """What the (mock) engine returned: inputs plus generated names, unwrapped."""
+        return unwrap(self.outputs)
 
 
 @dataclass
@@ -175,6 +180,7 @@ def _child() -> None:
 
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, req: Any) -> Any:  # noqa: N802 - gRPC method name
+            response = super().RegisterResource(req)
             if req.type != "pulumi:pulumi:Stack":
                 resources.append({
                     "type": req.type, "name": req.name,
@@ -182,8 +188,9 @@ def _child() -> None:
                     "parent": req.parent, "provider": req.provider, "custom": req.custom,
                     "inputs": json_format.MessageToDict(req.object),
                     "dependencies": list(req.dependencies),
+                    "outputs": json_format.MessageToDict(response.object),
                 })
-            return super().RegisterResource(req)
+            return response
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:

@@ -1,0 +1,508 @@
+"""FlinkJob: a Flink job on a session cluster as a Pulumi dynamic resource.
+
+`pulumi up` submits the job through the REST API and returns only once the job and every one of its
+tasks is RUNNING; a change to the jar, entry class, arguments, parallelism or job configuration is
+an upgrade (stop with a savepoint and restore, or cancel and resubmit); `pulumi destroy` stops it.
+The behaviour follows the Apache Flink Kubernetes Operator's session-job handling.
+
+The provider class is pickled *by reference* into the state (dill), so this module must keep its path
+and import without side effects; it holds no data of its own. REST details live in `flink_rest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import pulumi
+import pulumi.dynamic as dynamic
+
+from components.flink_rest import (
+    FlinkRestClient,
+    FlinkRestError,
+    JobStatus,
+    SavepointFailed,
+    one_line,
+)
+
+UpgradeMode = Literal["savepoint", "stateless"]
+UPGRADE_MODES: tuple[str, ...] = ("savepoint", "stateless")
+
+# What pulumi's provider host puts in place of a value not known yet (preview).
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+DEFAULT_REST_DEADLINE_S = 300.0
+DEFAULT_START_DEADLINE_S = 300.0
+DEFAULT_SAVEPOINT_DEADLINE_S = 600.0
+# How long read/delete wait for an unreachable REST API before giving up.
+READ_DEADLINE_S = 30.0
+# Enough for any realistic number of update/create cycles of one job on one JobManager.
+MAX_JOB_ID_ATTEMPTS = 64
+POLL_INTERVAL_S = 0.1
+
+# Inputs whose change means a new job version (resubmission); others only update outputs.
+JOB_KEYS = ("jar_sha256", "entry_class", "args", "parallelism", "flink_configuration")
+INPUT_KEYS = JOB_KEYS + (
+    "rest_url", "jar_path", "upgrade_mode", "savepoint_dir", "allow_non_restored_state", "job_name",
+    "initial_savepoint_path", "ui_url", "rest_deadline_seconds", "start_deadline_seconds",
+    "savepoint_deadline_seconds",
+)
+OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_ui_url", "last_savepoint",
+               "effective_upgrade_mode")
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_URL = re.compile(r"^https?://[^\s/]+")
+
+T = TypeVar("T")
+
+
+class FlinkJobError(Exception):
+    """A deployment step failed; the message is one readable line (the provider host prints a
+    traceback, whose last line is this message)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message, 1000))
+
+
+# --- inputs ----------------------------------------------------------------------------------------
+
+
+def is_unknown(value: Any) -> bool:
+    """True if the value (or anything inside it) is not known yet."""
+    if isinstance(value, str):
+        return value == UNKNOWN
+    if isinstance(value, Mapping):
+        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """The validated inputs of one FlinkJob."""
+
+    rest_url: str
+    jar_path: str
+    jar_sha256: str
+    job_name: str
+    entry_class: str | None = None
+    args: tuple[str, ...] = ()
+    parallelism: int | None = None
+    upgrade_mode: str | None = None
+    savepoint_dir: str | None = None
+    allow_non_restored_state: bool = False
+    flink_configuration: Mapping[str, str] = field(default_factory=dict)
+    initial_savepoint_path: str | None = None
+    ui_url: str | None = None
+    rest_deadline_seconds: float = DEFAULT_REST_DEADLINE_S
+    start_deadline_seconds: float = DEFAULT_START_DEADLINE_S
+    savepoint_deadline_seconds: float = DEFAULT_SAVEPOINT_DEADLINE_S
+
+    @property
+    def effective_upgrade_mode(self) -> UpgradeMode:
+        """`savepoint` needs somewhere to put savepoints; without one the job is upgraded stateless."""
+        if self.upgrade_mode == "stateless" or not self.savepoint_dir:
+            return "stateless"
+        return "savepoint"
+
+    @property
+    def fingerprint(self) -> str:
+        """What makes a job version: its content, not where it is sent or how it is upgraded."""
+        material = json.dumps({key: _plain(getattr(self, key)) for key in JOB_KEYS}, sort_keys=True)
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def job_id(self, attempt: int) -> str:
+        """A Flink JobID (32 hex) derived from the resource and this job version: a create retried after
+        a crash computes the same ids and finds the job it started. `attempt` skips ids Flink still
+        remembers as finished (it refuses to reuse them)."""
+        material = f"flink-hologres\0{self.job_name}\0{self.fingerprint}\0{attempt}"
+        return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+    def ui_link(self, job_id: str) -> str:
+        return f"{(self.ui_url or self.rest_url).rstrip('/')}/#/job/running/{job_id}/overview"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def validate(props: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(property, reason) for every known input that is wrong; unknown values are accepted."""
+    failures: list[tuple[str, str]] = []
+
+    def require(key: str, ok: Callable[[Any], bool], reason: str, *, required: bool = False) -> None:
+        if is_unknown(props.get(key)):
+            return
+        value = props.get(key)
+        if value is None or value == "":
+            if required:
+                failures.append((key, "is required"))
+            return
+        if not ok(value):
+            failures.append((key, reason.format(value=value)))
+
+    require("rest_url", lambda v: isinstance(v, str) and bool(_URL.match(v)),
+            "'{value}' is not an http(s):// URL of the Flink REST API", required=True)
+    require("jar_path", lambda v: isinstance(v, str), "must be a path", required=True)
+    require("jar_sha256", lambda v: isinstance(v, str) and bool(_SHA256.match(v)),
+            "'{value}' is not a lowercase sha256 hex digest", required=True)
+    require("job_name", lambda v: isinstance(v, str) and bool(v.strip()), "must not be blank", required=True)
+    require("entry_class", lambda v: isinstance(v, str) and bool(re.match(r"^[\w$.]+$", v)),
+            "'{value}' is not a Java class name")
+    require("args", lambda v: isinstance(v, (list, tuple)) and all(isinstance(a, str) for a in v),
+            "must be a list of strings")
+    require("parallelism", lambda v: isinstance(v, (int, float)) and int(v) == v and v >= 1,
+            "'{value}' is not a whole number ≥ 1")
+    require("upgrade_mode", lambda v: v in UPGRADE_MODES, "'{value}' is not savepoint or stateless")
+    require("allow_non_restored_state", lambda v: isinstance(v, bool), "must be true or false")
+    require("flink_configuration", lambda v: isinstance(v, Mapping), "must be a map of Flink options")
+    for key in ("rest_deadline_seconds", "start_deadline_seconds", "savepoint_deadline_seconds"):
+        require(key, lambda v: isinstance(v, (int, float)) and v > 0, "'{value}' is not a positive number")
+    return failures
+
+
+def spec_from(props: Mapping[str, Any]) -> JobSpec:
+    """A JobSpec from fully known inputs (or old outputs); invalid inputs fail in one line."""
+    failures = validate(props)
+    if failures:
+        raise FlinkJobError("invalid FlinkJob inputs: " + "; ".join(f"{k} {r}" for k, r in failures))
+
+    def number(key: str, default: float) -> float:
+        value = props.get(key)
+        return float(value) if value not in (None, "") else default
+
+    parallelism = props.get("parallelism")
+    return JobSpec(
+        rest_url=str(props["rest_url"]).rstrip("/"),
+        jar_path=str(props["jar_path"]),
+        jar_sha256=str(props["jar_sha256"]),
+        job_name=str(props["job_name"]),
+        entry_class=props.get("entry_class") or None,
+        args=tuple(str(a) for a in props.get("args") or ()),
+        parallelism=int(parallelism) if parallelism else None,
+        upgrade_mode=props.get("upgrade_mode") or None,
+        savepoint_dir=props.get("savepoint_dir") or None,
+        allow_non_restored_state=bool(props.get("allow_non_restored_state") or False),
+        flink_configuration={str(k): str(v) for k, v in (props.get("flink_configuration") or {}).items()},
+        initial_savepoint_path=props.get("initial_savepoint_path") or None,
+        ui_url=props.get("ui_url") or None,
+        rest_deadline_seconds=number("rest_deadline_seconds", DEFAULT_REST_DEADLINE_S),
+        start_deadline_seconds=number("start_deadline_seconds", DEFAULT_START_DEADLINE_S),
+        savepoint_deadline_seconds=number("savepoint_deadline_seconds", DEFAULT_SAVEPOINT_DEADLINE_S),
+    )
+
+
+def job_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(_plain(olds.get(key)) != _plain(news.get(key)) for key in JOB_KEYS)
+
+
+# --- the provider ----------------------------------------------------------------------------------
+
+
+def _readable(fn: Callable[..., T]) -> Callable[..., T]:
+    """Turn any failure into one FlinkJobError line, raised `from None` (no chained Java-ish noise)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except FlinkJobError as error:
+            raise FlinkJobError(str(error)) from None
+        except FlinkRestError as error:
+            raise FlinkJobError(str(error)) from None
+        except OSError as error:
+            raise FlinkJobError(f"{type(error).__name__}: {error}") from None
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def _warn(message: str) -> None:
+    # In the provider host there is no engine connection: pulumi.log writes to stderr, which the
+    # engine shows with the resource.
+    pulumi.log.warn(message)
+
+
+def _iso(millis: int) -> str | None:
+    return datetime.fromtimestamp(millis / 1000, UTC).isoformat() if millis > 0 else None
+
+
+class FlinkJobProvider(dynamic.ResourceProvider):
+    """Create/read/update/delete of one Flink job through the REST API."""
+
+    # Nothing secret is captured: the provider is a class reference without data.
+    serialize_as_secret_always = False
+
+    # -- preview-safe ---------------------------------------------------------------------------
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        failures = [dynamic.CheckFailure(key, reason) for key, reason in validate(news)]
+        return dynamic.CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        # olds are the previous *outputs* (a superset of the inputs); never call Flink here.
+        changed = [key for key in INPUT_KEYS
+                   if is_unknown(news.get(key)) or _plain(olds.get(key)) != _plain(news.get(key))]
+        return dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    # -- create ---------------------------------------------------------------------------------
+
+    @_readable
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        spec = spec_from(props)
+        with FlinkRestClient(spec.rest_url) as client:
+            client.wait_until_ready(spec.rest_deadline_seconds)
+            outs = self._deploy(client, spec, restore_from=spec.initial_savepoint_path)
+        return dynamic.CreateResult(outs["job_id"], {**props, **outs})
+
+    def _deploy(self, client: FlinkRestClient, spec: JobSpec, *, restore_from: str | None,
+                check_slots: bool = True) -> dict[str, Any]:
+        """Find the job this spec already started, or start it; then wait for it to be healthy."""
+        job_id, existing = self._find_job(client, spec)
+        if existing is None:
+            if check_slots:
+                self._check_slots(client, spec, credit=0)
+            jar = client.ensure_jar(spec.jar_path, spec.jar_sha256)
+            jar_id = jar.jar_id
+            try:
+                client.run_jar(jar_id, entry_class=spec.entry_class, args=spec.args,
+                               parallelism=spec.parallelism, job_id=job_id, savepoint_path=restore_from,
+                               allow_non_restored_state=spec.allow_non_restored_state,
+                               configuration=spec.flink_configuration)
+            except FlinkRestError as error:
+                restore = f" (restore from savepoint {restore_from})" if restore_from else ""
+                raise FlinkJobError(f"Flink at {spec.rest_url} could not start job '{spec.job_name}' "
+                                    f"(entry class {spec.entry_class or 'from the jar manifest'}){restore}: "
+                                    f"{error.detail}") from None
+        else:
+            # A create/update retried after a crash: adopt the job it started, upload nothing.
+            jar_id = client.ensure_jar(spec.jar_path, spec.jar_sha256).jar_id
+        status = self._wait_healthy(client, spec, job_id, restore_from)
+        return {
+            "job_id": job_id,
+            "jar_id": jar_id,
+            "state": status.state,
+            "flink_version": client.flink_version(),
+            "start_time": _iso(status.start_time),
+            "job_ui_url": spec.ui_link(job_id),
+            "last_savepoint": restore_from,
+            "effective_upgrade_mode": spec.effective_upgrade_mode,
+        }
+
+    @staticmethod
+    def _find_job(client: FlinkRestClient, spec: JobSpec) -> tuple[str, JobStatus | None]:
+        """The first derived job id that is free or still active (then it is ours, from a crashed try)."""
+        for attempt in range(MAX_JOB_ID_ATTEMPTS):
+            job_id = spec.job_id(attempt)
+            status = client.job_or_none(job_id)
+            if status is None:
+                return job_id, None
+            if not status.terminal:
+                return job_id, status
+        raise FlinkJobError(f"all {MAX_JOB_ID_ATTEMPTS} job ids of '{spec.job_name}' are taken by finished jobs "
+                            f"on {spec.rest_url}; restart the JobManager or change job_name")
+
+    @staticmethod
+    def _check_slots(client: FlinkRestClient, spec: JobSpec, *, credit: int) -> None:
+        """Fail at once rather than leave the job in SCHEDULED for minutes. `credit`: slots that the
+        job being replaced will give back."""
+        needed = spec.parallelism or int(client.cluster_option("parallelism.default") or 1)
+        overview = client.overview()
+        free = overview.slots_available + credit
+        if needed > free:
+            raise FlinkJobError(
+                f"job '{spec.job_name}' needs {needed} task slots (parallelism) but the Flink cluster at "
+                f"{spec.rest_url} has {free} free ({overview.slots_total} in total); lower the parallelism "
+                "or add TaskManagers/slots")
+
+    @staticmethod
+    def _wait_healthy(client: FlinkRestClient, spec: JobSpec, job_id: str, restore_from: str | None) -> JobStatus:
+        """Until the job and all its tasks are RUNNING; a failure or restart in that window cancels it and
+        fails with the root cause."""
+        deadline = time.monotonic() + spec.start_deadline_seconds
+        restore = f"; restore from savepoint {restore_from}" if restore_from else ""
+        while True:
+            status = client.job_or_none(job_id)
+            if status is None:
+                raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) vanished from {spec.rest_url} while "
+                                    f"starting{restore}")
+            cause = client.root_cause(job_id) if status.state != "FINISHED" else None
+            if cause or status.has_restarted or (status.terminal and status.state != "FINISHED"):
+                client.cancel(job_id)
+                raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) failed while starting: "
+                                    f"{cause or 'state ' + status.state}{restore}")
+            if status.all_tasks_running or status.state == "FINISHED":
+                return status
+            if time.monotonic() >= deadline:
+                client.cancel(job_id)
+                raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) was not running within "
+                                    f"{spec.start_deadline_seconds:g}s (job {status.state}; "
+                                    f"{status.describe_tasks()}){restore}")
+            time.sleep(POLL_INTERVAL_S)
+
+    # -- read -----------------------------------------------------------------------------------
+
+    @_readable
+    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
+        spec = spec_from(props)
+        with FlinkRestClient(spec.rest_url) as client:
+            client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
+            status = client.job_or_none(id_)
+            if status is None or status.terminal:
+                # Ended, or forgotten by a JobManager restarted without HA: missing, so `up` resubmits.
+                return dynamic.ReadResult("", {})
+            return dynamic.ReadResult(id_, {**props, "state": status.state,
+                                            "flink_version": client.flink_version(),
+                                            "start_time": _iso(status.start_time)})
+
+    # -- update ---------------------------------------------------------------------------------
+
+    @_readable
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        # The default update would wipe the outputs: always return all of them.
+        spec = spec_from(news)
+        carried = {key: olds.get(key) for key in OUTPUT_KEYS}
+        if not job_changed(olds, news):
+            return dynamic.UpdateResult({**news, **carried, "job_id": id_,
+                                         "effective_upgrade_mode": spec.effective_upgrade_mode,
+                                         "job_ui_url": spec.ui_link(id_)})
+        mode = spec.effective_upgrade_mode
+        if spec.upgrade_mode == "savepoint" and mode == "stateless":
+            _warn(f"job '{spec.job_name}': upgrade mode savepoint needs savepoint_dir; upgrading stateless "
+                  "(the job's state is dropped)")
+        with FlinkRestClient(spec.rest_url) as client:
+            client.wait_until_ready(spec.rest_deadline_seconds)
+            old = client.job_or_none(id_)
+            # Fail before touching the old job if the new one could not get its slots.
+            self._check_slots(client, spec, credit=old.slots_used if old and not old.terminal else 0)
+            restore_from = self._stop_old(client, spec, id_, old, mode)
+            outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
+        if restore_from is None:
+            outs["last_savepoint"] = olds.get("last_savepoint")
+        return dynamic.UpdateResult({**news, **outs})
+
+    @staticmethod
+    def _stop_old(client: FlinkRestClient, spec: JobSpec, job_id: str, old: JobStatus | None,
+                  mode: str) -> str | None:
+        """Stop the running version; in savepoint mode return the savepoint to restore from."""
+        if old is None:
+            _warn(f"job '{spec.job_name}' ({job_id}) is gone from {spec.rest_url}; submitting the new version "
+                  "without state")
+            return None
+        if old.terminal:
+            # An update retried after a crash: the old job was already stopped; its savepoint is
+            # still in Flink's checkpoint statistics.
+            return client.latest_savepoint(job_id) if mode == "savepoint" else None
+        if mode == "stateless":
+            client.cancel(job_id)
+            client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
+            return None
+        try:
+            savepoint = client.stop_with_savepoint(job_id, spec.savepoint_dir, spec.savepoint_deadline_seconds)
+        except SavepointFailed as error:
+            state = (client.job_or_none(job_id) or old).state
+            raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job {job_id} "
+                                f"keeps running (state {state}), nothing was changed") from None
+        client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
+        return savepoint
+
+    # -- delete ---------------------------------------------------------------------------------
+
+    @_readable
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        spec = spec_from(props)
+        with FlinkRestClient(spec.rest_url) as client:
+            client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
+            status = client.job_or_none(id_)
+            if status is None or status.terminal:
+                return  # already gone: nothing to stop
+            if spec.effective_upgrade_mode == "savepoint":
+                try:
+                    client.stop_with_savepoint(id_, spec.savepoint_dir, spec.savepoint_deadline_seconds)
+                except SavepointFailed as error:
+                    now = client.job_or_none(id_)
+                    if now is None or now.terminal:
+                        return  # it ended on its own meanwhile
+                    raise FlinkJobError(f"the final savepoint of job '{spec.job_name}' ({id_}) failed: "
+                                        f"{error.detail}; the job keeps running (set upgrade_mode stateless "
+                                        "to stop it without a savepoint)") from None
+            else:
+                client.cancel(id_)
+            client.wait_for_terminal(id_, spec.savepoint_deadline_seconds)
+
+
+# --- the resource ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class FlinkJobArgs:
+    """Inputs of a FlinkJob. `jar_sha256` makes a rebuilt jar a change even under the same path."""
+
+    rest_url: pulumi.Input[str]
+    jar_path: pulumi.Input[str]
+    jar_sha256: pulumi.Input[str]
+    entry_class: pulumi.Input[str] | None = None
+    args: pulumi.Input[Sequence[pulumi.Input[str]]] = field(default_factory=list)
+    parallelism: pulumi.Input[int] | None = None
+    upgrade_mode: pulumi.Input[str] | None = None
+    savepoint_dir: pulumi.Input[str] | None = None
+    allow_non_restored_state: pulumi.Input[bool] = False
+    flink_configuration: pulumi.Input[Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)
+    # Stable identity of the job (derives its Flink job id); defaults to project/stack/resource name.
+    job_name: pulumi.Input[str] | None = None
+    # Restore the very first submission from this savepoint (e.g. one taken by hand).
+    initial_savepoint_path: pulumi.Input[str] | None = None
+    # Base of the web UI link in the outputs when people reach the UI elsewhere than rest_url.
+    ui_url: pulumi.Input[str] | None = None
+    rest_deadline_seconds: pulumi.Input[float] = DEFAULT_REST_DEADLINE_S
+    start_deadline_seconds: pulumi.Input[float] = DEFAULT_START_DEADLINE_S
+    savepoint_deadline_seconds: pulumi.Input[float] = DEFAULT_SAVEPOINT_DEADLINE_S
+
+
+class FlinkJob(dynamic.Resource, module="flink", name="Job"):
+    """A Flink job on a session cluster: `pulumi-python:dynamic/flink:Job`."""
+
+    job_id: pulumi.Output[str]
+    jar_id: pulumi.Output[str]
+    state: pulumi.Output[str]
+    flink_version: pulumi.Output[str]
+    start_time: pulumi.Output[str]
+    job_ui_url: pulumi.Output[str]
+    last_savepoint: pulumi.Output[str | None]
+    effective_upgrade_mode: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FlinkJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.upgrade_mode == "savepoint" and args.savepoint_dir is None:
+            pulumi.log.warn(f"FlinkJob {name}: upgrade mode savepoint without a savepoint directory; "
+                            "upgrades and destroy will be stateless (the job's state is dropped)")
+        props: dict[str, Any] = {
+            "rest_url": args.rest_url,
+            "jar_path": args.jar_path,
+            "jar_sha256": args.jar_sha256,
+            "entry_class": args.entry_class,
+            "args": args.args,
+            "parallelism": args.parallelism,
+            "upgrade_mode": args.upgrade_mode,
+            "savepoint_dir": args.savepoint_dir,
+            "allow_non_restored_state": args.allow_non_restored_state,
+            "flink_configuration": args.flink_configuration,
+            "job_name": args.job_name or f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}",
+            "initial_savepoint_path": args.initial_savepoint_path,
+            "ui_url": args.ui_url,
+            "rest_deadline_seconds": args.rest_deadline_seconds,
+            "start_deadline_seconds": args.start_deadline_seconds,
+            "savepoint_deadline_seconds": args.savepoint_deadline_seconds,
+            **{key: None for key in OUTPUT_KEYS},
+        }
+        super().__init__(FlinkJobProvider(), name, props, opts)

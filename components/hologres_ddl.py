@@ -1,0 +1,601 @@
+"""The Hologres table, as data: spec, validation, DDL rendering and change classification.
+
+Pure: no Pulumi and no I/O. psycopg2.sql only *composes* statements (identifiers always as
+sql.Identifier, values as query parameters); the provider in components.hologres_table runs them.
+
+Wire format (the dynamic resource's properties, camelCase like every Pulumi state):
+``schemaName``, ``tableName``, ``columns`` ([{name, type, nullable}]), ``primaryKey`` ([names]),
+``properties`` (Hologres property names as Hologres spells them: ``orientation``,
+``distribution_key``, ``clustering_key``, ``event_time_column`` (alias ``segment_key``),
+``bitmap_columns``, ``dictionary_encoding_columns``, ``time_to_live_in_seconds``,
+``binlog.level`` (alias ``binlog_level``), ``binlog.ttl`` (alias ``binlog_ttl``)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from psycopg2 import sql
+
+Problem = tuple[str, str]  # (property path, reason): one check failure
+Statement = tuple[sql.Composable, tuple[Any, ...]]  # (statement, parameters)
+
+DEFAULT_TABLE = "public.order_details"
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL/Hologres silently truncate longer names: refuse them instead
+MAX_COLUMNS = 1600
+
+# Engine property names of the table part of the resource.
+SCHEMA, TABLE, COLUMNS, PRIMARY_KEY, PROPERTIES = "schemaName", "tableName", "columns", "primaryKey", "properties"
+TABLE_KEYS = (SCHEMA, TABLE, COLUMNS, PRIMARY_KEY, PROPERTIES)
+
+# --- column types -------------------------------------------------------------------------------
+# alias → (name as PostgreSQL's format_type() prints it, parameter kind). Canonical names let a
+# declared type be compared with what the catalog reports, so unchanged columns never show a diff.
+_NONE, _LENGTH, _NUMERIC = "none", "length", "numeric"
+_TYPES: dict[str, tuple[str, str]] = {
+    **dict.fromkeys(("smallint", "int2"), ("smallint", _NONE)),
+    **dict.fromkeys(("integer", "int", "int4"), ("integer", _NONE)),
+    **dict.fromkeys(("bigint", "int8"), ("bigint", _NONE)),
+    **dict.fromkeys(("real", "float4"), ("real", _NONE)),
+    **dict.fromkeys(("double precision", "float8", "float"), ("double precision", _NONE)),
+    **dict.fromkeys(("numeric", "decimal"), ("numeric", _NUMERIC)),
+    **dict.fromkeys(("boolean", "bool"), ("boolean", _NONE)),
+    "text": ("text", _NONE),
+    **dict.fromkeys(("character varying", "varchar"), ("character varying", _LENGTH)),
+    **dict.fromkeys(("character", "char"), ("character", _LENGTH)),
+    "date": ("date", _NONE),
+    **dict.fromkeys(("timestamp", "timestamp without time zone"), ("timestamp without time zone", _NONE)),
+    **dict.fromkeys(("timestamptz", "timestamp with time zone"), ("timestamp with time zone", _NONE)),
+    **dict.fromkeys(("time", "time without time zone"), ("time without time zone", _NONE)),
+    **dict.fromkeys(("timetz", "time with time zone"), ("time with time zone", _NONE)),
+    "interval": ("interval", _NONE),
+    "json": ("json", _NONE),
+    "jsonb": ("jsonb", _NONE),
+    "bytea": ("bytea", _NONE),
+}
+# Hologres supports arrays of these only.
+_ARRAY_ELEMENTS = frozenset({"integer", "bigint", "real", "double precision", "boolean", "text"})
+# Hologres refuses these in a primary key.
+_NOT_PK_CAPABLE = frozenset({"real", "double precision", "numeric", "json", "jsonb"})
+_MAX_NUMERIC_PRECISION = 38  # Hologres DECIMAL
+_MAX_LENGTH = 10_485_760
+_TYPE_RE = re.compile(
+    r"(?P<base>[a-z][a-z0-9 ]*?)\s*(?:\(\s*(?P<p>\d+)\s*(?:,\s*(?P<s>\d+)\s*)?\))?\s*(?P<array>\[\s*\])?")
+
+
+def canonical_type(declared: str) -> str:
+    """The allowlisted type as format_type() prints it, e.g. 'NUMERIC(38, 2)' → 'numeric(38,2)'.
+
+    Raises ValueError with a readable reason for anything else.
+    """
+    text = " ".join(str(declared).lower().split())
+    match = _TYPE_RE.fullmatch(text)
+    if not match or match["base"] not in _TYPES:
+        raise ValueError(f"unsupported type {declared!r}; use one of: {', '.join(sorted(set(_TYPES)))}")
+    name, kind = _TYPES[match["base"]]
+    p, s = match["p"], match["s"]
+    if kind == _NONE and p is not None:
+        raise ValueError(f"type {declared!r}: {name} takes no parameters")
+    if kind == _LENGTH:
+        if s is not None:
+            raise ValueError(f"type {declared!r}: {name} takes one length")
+        if p is not None and not 1 <= int(p) <= _MAX_LENGTH:
+            raise ValueError(f"type {declared!r}: length must be 1..{_MAX_LENGTH}")
+        if p is not None or name == "character":  # bare char means char(1)
+            name = f"{name}({int(p or 1)})"
+    if kind == _NUMERIC and p is not None:
+        precision, scale = int(p), int(s or 0)
+        if not 1 <= precision <= _MAX_NUMERIC_PRECISION or scale > precision:
+            raise ValueError(f"type {declared!r}: precision must be 1..{_MAX_NUMERIC_PRECISION} "
+                             "and scale 0..precision")
+        name = f"numeric({precision},{scale})"
+    if match["array"]:
+        if _TYPES[match["base"]][0] not in _ARRAY_ELEMENTS:
+            raise ValueError(f"type {declared!r}: Hologres arrays hold only {', '.join(sorted(_ARRAY_ELEMENTS))}")
+        name += "[]"
+    return name
+
+
+def pk_capable(canonical: str) -> bool:
+    base = canonical.split("(")[0]
+    return not canonical.endswith("[]") and base not in _NOT_PK_CAPABLE
+
+
+# --- names --------------------------------------------------------------------------------------
+
+
+def identifier_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be a table/column/schema name, or None. Names are always quoted, so
+    case, spaces, quotes and unicode are kept exactly as given."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string"
+    if "\x00" in value:
+        return "must not contain NUL"
+    if len(value.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
+        return f"is longer than {MAX_IDENTIFIER_BYTES} bytes (the server would silently truncate it)"
+    return None
+
+
+def parse_table_name(value: str) -> tuple[str, str]:
+    """``schema.table`` (the ``hologresTable`` config key) → (schema, table); no dot means ``public``.
+
+    The first dot separates the schema, so a table name may contain dots, a schema name may not.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"hologresTable must look like schema.table (e.g. {DEFAULT_TABLE}), got {value!r}")
+    schema, dot, table = value.partition(".")
+    if not dot:
+        schema, table = "public", value
+    for what, name in (("schema", schema), ("table", table)):
+        problem = identifier_problem(name)
+        if problem:
+            raise ValueError(f"hologresTable {value!r}: the {what} name {problem} (expected schema.table)")
+    return schema, table
+
+
+# --- spec ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class HologresProperties:
+    """Hologres table properties; None/() means "not set" (the server's default applies).
+
+    Column-list entries may carry Hologres' suffixes: ``col:asc|desc`` (clustering_key),
+    ``col:on|off`` (bitmap_columns), ``col:on|off|auto`` (dictionary_encoding_columns).
+    """
+
+    orientation: str | None = None  # column | row | row,column
+    distribution_key: tuple[str, ...] = ()
+    clustering_key: tuple[str, ...] = ()
+    event_time_column: tuple[str, ...] = ()  # formerly segment_key
+    bitmap_columns: tuple[str, ...] = ()
+    dictionary_encoding_columns: tuple[str, ...] = ()
+    time_to_live_in_seconds: int | None = None
+    binlog_level: str | None = None  # none | replica
+    binlog_ttl: int | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    schema: str
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    properties: HologresProperties = field(default_factory=HologresProperties)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def with_name(self, qualified: str) -> TableSpec:
+        schema, name = parse_table_name(qualified)
+        return replace(self, schema=schema, name=name)
+
+
+# The tutorial job's sink table as Alibaba documents it.
+DEFAULT_ORDER_DETAILS = TableSpec(
+    schema="public",
+    name="order_details",
+    columns=(
+        Column("user_id", "BIGINT", nullable=False),
+        Column("user_name", "TEXT"),
+        Column("item_id", "BIGINT", nullable=False),
+        Column("item_name", "TEXT"),
+        Column("price", "NUMERIC(38,2)"),
+        Column("province", "TEXT"),
+        Column("city", "TEXT"),
+        Column("longitude", "TEXT"),
+        Column("latitude", "TEXT"),
+        Column("ip", "TEXT"),
+        Column("sale_timestamp", "TIMESTAMPTZ", nullable=False),
+    ),
+    primary_key=("user_id", "item_id"),
+    properties=HologresProperties(event_time_column=("sale_timestamp",)),
+)
+
+# Hologres property name → (HologresProperties field, kind). Kinds: "list" of columns, "orientation",
+# "binlog_level", "seconds". The catalog and set_table_property use these names.
+PROPERTY_FIELDS: dict[str, tuple[str, str]] = {
+    "orientation": ("orientation", "orientation"),
+    "distribution_key": ("distribution_key", "list"),
+    "clustering_key": ("clustering_key", "list"),
+    "event_time_column": ("event_time_column", "list"),
+    "bitmap_columns": ("bitmap_columns", "list"),
+    "dictionary_encoding_columns": ("dictionary_encoding_columns", "list"),
+    "time_to_live_in_seconds": ("time_to_live_in_seconds", "seconds"),
+    "binlog.level": ("binlog_level", "binlog_level"),
+    "binlog.ttl": ("binlog_ttl", "seconds"),
+}
+PROPERTY_ALIASES = {"segment_key": "event_time_column", "binlog_level": "binlog.level", "binlog_ttl": "binlog.ttl"}
+# Changeable after creation (set_table_property on a live table); all others need a new table.
+MUTABLE_PROPERTIES = frozenset({"time_to_live_in_seconds", "bitmap_columns", "dictionary_encoding_columns",
+                                "binlog.level", "binlog.ttl"})
+# In CREATE TABLE … WITH (…) (Hologres V2.1+) the binlog properties are spelled with "_".
+WITH_NAMES = {"binlog.level": "binlog_level", "binlog.ttl": "binlog_ttl"}
+_ORIENTATIONS = {"column": "column", "row": "row", "row,column": "row,column", "column,row": "row,column"}
+_SUFFIXES = {"distribution_key": (), "event_time_column": (), "clustering_key": ("asc", "desc"),
+             "bitmap_columns": ("on", "off"), "dictionary_encoding_columns": ("on", "off", "auto")}
+# Property values are comma-separated text; names holding these characters cannot be written in it.
+_PROPERTY_LIST_SPECIALS = frozenset(',:"')
+_SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def spec_to_props(spec: TableSpec) -> dict[str, Any]:
+    """The wire format of a spec (what the dynamic resource sends to its provider)."""
+    props: dict[str, Any] = {}
+    for key, (attr, kind) in PROPERTY_FIELDS.items():
+        value = getattr(spec.properties, attr)
+        if value not in (None, ()):
+            props[key] = list(value) if kind == "list" else value
+    return {
+        SCHEMA: spec.schema,
+        TABLE: spec.name,
+        COLUMNS: [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in spec.columns],
+        PRIMARY_KEY: list(spec.primary_key),
+        PROPERTIES: props,
+    }
+
+
+def spec_from_props(props: Mapping[str, Any]) -> TableSpec:
+    """A spec from (checked) wire-format properties."""
+    hologres = {PROPERTY_FIELDS[k][0]: tuple(v) if isinstance(v, list) else v
+                for k, v in (props.get(PROPERTIES) or {}).items() if k in PROPERTY_FIELDS}
+    return TableSpec(
+        schema=props[SCHEMA],
+        name=props[TABLE],
+        columns=tuple(Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in props[COLUMNS]),
+        primary_key=tuple(props.get(PRIMARY_KEY) or ()),
+        properties=HologresProperties(**hologres),
+    )
+
+
+def set_properties(spec: TableSpec) -> dict[str, Any]:
+    """The Hologres properties a spec sets, by Hologres name."""
+    return {k: v for k, v in spec_to_props(spec)[PROPERTIES].items()}
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _never_unknown(_value: Any) -> bool:
+    return False
+
+
+def check_table(
+    props: Mapping[str, Any], is_unknown: Callable[[Any], bool] = _never_unknown
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Validate and normalize the table part of the wire format.
+
+    Returns the normalized properties (canonical types, PK columns NOT NULL, property aliases
+    resolved, defaults filled) and the problems, each naming its property. Values for which
+    ``is_unknown`` is true (Pulumi preview) are accepted as they are and skip the checks that
+    depend on them.
+    """
+    out = dict(props)
+    problems: list[Problem] = []
+    out.setdefault(SCHEMA, "public")
+    out.setdefault(PRIMARY_KEY, [])
+    out.setdefault(PROPERTIES, {})
+    for key in (SCHEMA, TABLE):
+        value = out.get(key)
+        if not is_unknown(value) and (problem := identifier_problem(value)):
+            problems.append((key, problem))
+
+    columns = _check_columns(out, problems, is_unknown)  # None: not (fully) known
+    pk = _check_primary_key(out, columns, problems, is_unknown)
+    _check_properties(out, columns, pk, problems, is_unknown)
+    return out, problems
+
+
+def _check_columns(out: dict[str, Any], problems: list[Problem], is_unknown: Callable[[Any], bool]
+                   ) -> dict[str, str] | None:
+    """Normalize ``columns`` in place; returns {name: canonical type} when all are known."""
+    raw = out.get(COLUMNS)
+    if is_unknown(raw):
+        return None
+    if not isinstance(raw, list) or not raw:
+        problems.append((COLUMNS, "must be a non-empty list of {name, type, nullable}"))
+        return None
+    if len(raw) > MAX_COLUMNS:
+        problems.append((COLUMNS, f"at most {MAX_COLUMNS} columns"))
+    known: dict[str, str] | None = {}
+    normalized = []
+    for i, column in enumerate(raw):
+        path = f"{COLUMNS}[{i}]"
+        if is_unknown(column) or not isinstance(column, Mapping):
+            if not is_unknown(column):
+                problems.append((path, "must be an object {name, type, nullable}"))
+            normalized.append(column)
+            known = None
+            continue
+        column = dict(column)
+        if extra := sorted(set(column) - {"name", "type", "nullable"}):
+            problems.append((path, f"unknown field(s) {', '.join(extra)}"))
+        name, declared = column.get("name"), column.get("type")
+        column.setdefault("nullable", True)
+        if is_unknown(name) or is_unknown(declared):
+            known = None
+        else:
+            if problem := identifier_problem(name):
+                problems.append((f"{path}.name", problem))
+            elif known is not None and name in known:
+                problems.append((f"{path}.name", f"duplicate column {name!r}"))
+            try:
+                column["type"] = canonical_type(declared) if isinstance(declared, str) else canonical_type("")
+            except ValueError as err:
+                problems.append((f"{path}.type", str(err)))
+            if known is not None and isinstance(name, str):
+                known[name] = column["type"]
+        if not is_unknown(column["nullable"]) and not isinstance(column["nullable"], bool):
+            problems.append((f"{path}.nullable", "must be true or false"))
+        normalized.append(column)
+    out[COLUMNS] = normalized
+    return known
+
+
+def _check_primary_key(out: dict[str, Any], columns: dict[str, str] | None, problems: list[Problem],
+                       is_unknown: Callable[[Any], bool]) -> list[str] | None:
+    pk = out.get(PRIMARY_KEY)
+    if is_unknown(pk) or (isinstance(pk, list) and any(is_unknown(c) for c in pk)):
+        return None
+    if not isinstance(pk, list) or not all(isinstance(c, str) for c in pk):
+        problems.append((PRIMARY_KEY, "must be a list of column names"))
+        return None
+    if len(set(pk)) != len(pk):
+        problems.append((PRIMARY_KEY, "lists a column twice"))
+    if columns is None:
+        return pk
+    for name in pk:
+        if name not in columns:
+            problems.append((PRIMARY_KEY, f"column {name!r} is not among the columns"))
+        elif not pk_capable(columns[name]):
+            problems.append((PRIMARY_KEY, f"column {name!r} has type {columns[name]}, which Hologres "
+                                          "does not allow in a primary key (no float, double, numeric, json, arrays)"))
+    # A primary key makes its columns NOT NULL: say so in the spec, so the catalog matches it.
+    for column in out[COLUMNS]:
+        if isinstance(column, dict) and column.get("name") in pk:
+            column["nullable"] = False
+    return pk
+
+
+def _check_properties(out: dict[str, Any], columns: dict[str, str] | None, pk: list[str] | None,
+                      problems: list[Problem], is_unknown: Callable[[Any], bool]) -> None:
+    raw = out.get(PROPERTIES)
+    if is_unknown(raw):
+        return
+    if not isinstance(raw, Mapping):
+        problems.append((PROPERTIES, "must be an object of Hologres table properties"))
+        return
+    normalized: dict[str, Any] = {}
+    for given, value in raw.items():
+        key = PROPERTY_ALIASES.get(given, given)
+        path = f"{PROPERTIES}.{given}"
+        if key not in PROPERTY_FIELDS:
+            problems.append((path, f"unknown Hologres table property; known: {', '.join(PROPERTY_FIELDS)}"))
+            continue
+        if key in normalized:
+            problems.append((path, f"set twice (as {key} and an alias)"))
+        if is_unknown(value):
+            normalized[key] = value
+            continue
+        kind = PROPERTY_FIELDS[key][1]
+        try:
+            normalized[key] = _normalize_property(key, kind, value, columns)
+        except ValueError as err:
+            problems.append((path, str(err)))
+    out[PROPERTIES] = normalized
+    if pk is None or any(is_unknown(v) for v in normalized.values()):
+        return
+    if normalized.get("orientation") in ("row", "row,column") and not pk:
+        problems.append((f"{PROPERTIES}.orientation", "a row-oriented Hologres table needs a primary key"))
+    distribution = [_entry_column(e) for e in normalized.get("distribution_key", [])]
+    if pk and not set(distribution) <= set(pk):
+        problems.append((f"{PROPERTIES}.distribution_key", "must be a subset of the primary key "
+                                                          f"({', '.join(pk)})"))
+
+
+def _normalize_property(key: str, kind: str, value: Any, columns: dict[str, str] | None) -> Any:
+    if kind == "orientation":
+        text = ",".join(p.strip() for p in str(value).lower().split(",")) if isinstance(value, str) else None
+        if text not in _ORIENTATIONS:
+            raise ValueError("must be column, row or row,column")
+        return _ORIENTATIONS[text]
+    if kind == "binlog_level":
+        if not isinstance(value, str) or value.lower() not in ("none", "replica"):
+            raise ValueError("must be none or replica")
+        return value.lower()
+    if kind == "seconds":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # numbers cross the wire as floats
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError("must be a positive number of seconds")
+        return value
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
+        raise ValueError("must be a non-empty list of column names")
+    result = []
+    for entry in entries:
+        name, _, suffix = entry.strip().partition(":") if key != "distribution_key" else (entry, "", "")
+        allowed = _SUFFIXES[key]
+        if suffix and suffix.lower() not in allowed:
+            raise ValueError(f"{entry!r}: the suffix must be one of {', '.join(allowed) or '(none)'}")
+        if columns is not None and name not in columns:
+            raise ValueError(f"column {name!r} is not among the columns")
+        if _PROPERTY_LIST_SPECIALS & set(name):
+            raise ValueError(f"column {name!r}: names used in Hologres properties cannot contain , : or \"")
+        result.append(f"{name}:{suffix.lower()}" if suffix else name)
+    if len({_entry_column(e) for e in result}) != len(result):
+        raise ValueError("lists a column twice")
+    return result
+
+
+def _entry_column(entry: str) -> str:
+    return entry.partition(":")[0]
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+def table_identifier(schema: str, name: str) -> sql.Identifier:
+    return sql.Identifier(schema, name)
+
+
+def property_value(key: str, value: Any) -> str:
+    """A property's value as set_table_property / WITH (…) take it: comma-separated text."""
+    kind = PROPERTY_FIELDS[key][1]
+    if kind != "list":
+        return str(value)
+    return ",".join(_property_column(e) for e in value)
+
+
+def _property_column(entry: str) -> str:
+    # Hologres folds unquoted names in property lists to lower case, like SQL: quote the others.
+    # (Names with , : " were refused by the check, so the quotes cannot be broken out of.)
+    name, colon, suffix = entry.partition(":")
+    quoted = name if _SIMPLE_NAME.fullmatch(name) else f'"{name}"'
+    return f"{quoted}{colon}{suffix}"
+
+
+def _column_definition(column: Column) -> sql.Composable:
+    # The type is an allowlisted canonical name (canonical_type), never user text passed through.
+    return sql.SQL("{} {}{}").format(sql.Identifier(column.name), sql.SQL(canonical_type(column.type)),
+                                     sql.SQL("" if column.nullable else " NOT NULL"))
+
+
+def render_create_table(spec: TableSpec, with_properties: bool) -> Statement:
+    """``CREATE TABLE … (…, PRIMARY KEY (…))``, with Hologres V2.1's ``WITH (…)`` if asked."""
+    parts = [_column_definition(c) for c in spec.columns]
+    if spec.primary_key:
+        parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))))
+    statement = sql.SQL("CREATE TABLE {} ({})").format(table_identifier(spec.schema, spec.name),
+                                                       sql.SQL(", ").join(parts))
+    params: tuple[Any, ...] = ()
+    props = set_properties(spec)
+    if with_properties and props:
+        names = [sql.SQL(WITH_NAMES.get(k, k)) for k in props]  # allowlisted property names
+        statement = sql.SQL("{} WITH ({})").format(
+            statement, sql.SQL(", ").join(sql.SQL("{} = %s").format(n) for n in names))
+        params = tuple(property_value(k, v) for k, v in props.items())
+    return statement, params
+
+
+def render_set_table_property(table_ref: str, key: str, value: Any) -> Statement:
+    """``CALL set_table_property('<table>', '<key>', '<value>')``; ``table_ref`` is the quoted
+    qualified name as text (sql.Identifier(...).as_string(conn)), which the procedure expects."""
+    return sql.SQL("CALL set_table_property(%s, %s, %s)"), (table_ref, key, property_value(key, value))
+
+
+def render_add_columns(spec: TableSpec, columns: Iterable[Column]) -> Statement:
+    return sql.SQL("ALTER TABLE {} {}").format(
+        table_identifier(spec.schema, spec.name),
+        sql.SQL(", ").join(sql.SQL("ADD COLUMN {}").format(_column_definition(c)) for c in columns)), ()
+
+
+def render_drop_table(schema: str, name: str) -> Statement:
+    # RESTRICT: never take dependent views or foreign keys along silently.
+    return sql.SQL("DROP TABLE IF EXISTS {} RESTRICT").format(table_identifier(schema, name)), ()
+
+
+# --- catalog → spec -----------------------------------------------------------------------------
+
+
+def parse_catalog_property(key: str, text: str) -> Any:
+    """A value from hologres.hg_table_properties in the normalized wire form."""
+    kind = PROPERTY_FIELDS[key][1]
+    if kind == "list":
+        return [e.strip().replace('"', "") for e in text.split(",") if e.strip()]
+    if kind == "orientation":
+        return _ORIENTATIONS.get(",".join(p.strip() for p in text.lower().split(",")), text)
+    if kind == "seconds":
+        return int(text) if text.strip().isdigit() else text
+    return text.lower()
+
+
+# --- changes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    property: str  # wire path, e.g. "columns", "properties.distribution_key"
+    description: str  # "old → new"
+    replace: bool  # needs a new table (else ALTER / set_table_property in place)
+
+
+def _comparable(key: str, value: Any) -> Any:
+    """Property values compared by meaning: default suffixes spelled out, unordered lists sorted."""
+    if PROPERTY_FIELDS[key][1] != "list" or not isinstance(value, list):
+        return value
+    default = {"clustering_key": "asc", "bitmap_columns": "on", "dictionary_encoding_columns": "on"}.get(key)
+    entries = [e if ":" in e or default is None else f"{e}:{default}" for e in value]
+    return sorted(entries) if key in ("bitmap_columns", "dictionary_encoding_columns") else entries
+
+
+def _describe_column(column: Column | None) -> str:
+    if column is None:
+        return "absent"
+    return f"{canonical_type(column.type)}{'' if column.nullable else ' NOT NULL'}"
+
+
+def classify(old: TableSpec, new: TableSpec, *, compare_properties: bool = True) -> list[Change]:
+    """What it takes to turn table ``old`` into ``new``.
+
+    In place: a new nullable column (appended), mutable Hologres properties (TTL, bitmap and
+    dictionary columns, binlog). Everything else needs a new table: name, a column's type or
+    nullability, a removed or NOT NULL new column, the primary key, orientation, distribution /
+    clustering / event-time keys. Columns are matched by name, so their order never matters.
+    Hologres properties that ``new`` does not set are left alone (the server's default or the
+    value the table already has).
+    """
+    changes: list[Change] = []
+    if (old.schema, old.name) != (new.schema, new.name):
+        changes.append(Change(TABLE, f"{old.qualified_name} → {new.qualified_name}", True))
+    olds = {c.name: c for c in old.columns}
+    news = {c.name: c for c in new.columns}
+    for name in [*olds, *(n for n in news if n not in olds)]:
+        before, after = olds.get(name), news.get(name)
+        if _describe_column(before) != _describe_column(after):
+            in_place = before is None and after is not None and after.nullable
+            changes.append(Change(f"{COLUMNS}.{name}", f"column {name!r}: {_describe_column(before)} → "
+                                                       f"{_describe_column(after)}", not in_place))
+    if old.primary_key != new.primary_key:
+        changes.append(Change(PRIMARY_KEY, f"primary key ({', '.join(old.primary_key)}) → "
+                                           f"({', '.join(new.primary_key)})", True))
+    if compare_properties:
+        before_props, after_props = set_properties(old), set_properties(new)
+        for key, value in after_props.items():
+            if _comparable(key, before_props.get(key)) != _comparable(key, value):
+                changes.append(Change(f"{PROPERTIES}.{key}", f"{key}: {before_props.get(key)!r} → {value!r}",
+                                      key not in MUTABLE_PROPERTIES))
+    return changes
+
+
+def new_columns(old: TableSpec, new: TableSpec) -> list[Column]:
+    names = {c.name for c in old.columns}
+    return [c for c in new.columns if c.name not in names]
+
+
+def changed_mutable_properties(old: TableSpec, new: TableSpec) -> dict[str, Any]:
+    before = set_properties(old)
+    return {k: v for k, v in set_properties(new).items()
+            if k in MUTABLE_PROPERTIES and _comparable(k, before.get(k)) != _comparable(k, v)}
+
+
+def hologres_only(spec: TableSpec) -> list[str]:
+    """The properties a plain PostgreSQL cannot apply (all of them): reported, never silently lost."""
+    return list(set_properties(spec))
+
+
+def unknown_free(values: Sequence[Any], is_unknown: Callable[[Any], bool]) -> bool:
+    return not any(is_unknown(v) for v in values)

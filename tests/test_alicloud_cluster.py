@@ -1,0 +1,506 @@
+"""The Alibaba Cloud layer under Pulumi's own SDK mocks, and the settings checks that guard it.
+
+Each scenario runs the component in a fresh interpreter (this file, run as a script): the Pulumi runtime
+keeps global state, so scenarios never share it. The child declares one LoadBalancer Service through
+the component's provider and annotations, as __main__.py does, and prints the registered resource
+graph (type, name, parent, provider, dependencies, inputs with secret markers kept visible), the
+invokes it answered, and the component's resolved outputs with their secret flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPONENT = "flink-hologres:alicloud:ServerlessCluster"
+NETWORK = "alicloud:vpc/network:Network"
+VSWITCH = "alicloud:vpc/switch:Switch"
+NAT = "alicloud:vpc/natGateway:NatGateway"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+EIP_ASSOCIATION = "alicloud:ecs/eipAssociation:EipAssociation"
+SNAT = "alicloud:vpc/snatEntry:SnatEntry"
+CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+SLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
+ACL = "alicloud:slb/acl:Acl"
+ACL_ENTRY = "alicloud:slb/aclEntryAttachment:AclEntryAttachment"
+SERVICE = "kubernetes:core/v1:Service"
+ZONES_INVOKE = "alicloud:vpc/getEnhancedNatAvailableZones:getEnhancedNatAvailableZones"
+CREDENTIAL_INVOKE = "alicloud:cs/getClusterCredential:getClusterCredential"
+LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+TAGS = {"project": "flink-hologres", "stack": "dev", "managed-by": "pulumi"}
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "serverless-intranet": {
+        "cluster_profile": "Serverless", "eci_use_specs": ["ecs.c6.large", "ecs.g6.large"],
+    },
+    "acs-internet": {
+        "cluster_profile": "Acs", "zone_id": "cn-hangzhou-j", "vpc_cidr": "172.16.0.0/12",
+        "vswitch_cidr": "172.16.1.0/24", "deletion_protection": True, "kubernetes_version": "1.33.1-aliyun.1",
+        "ui_access": "internet", "ui_allowed_cidrs": ["203.0.113.0/24", "198.51.100.7", "203.0.113.0/24"],
+    },
+    "existing-network": {"vpc_id": "vpc-bp1existing", "vswitch_ids": ["vsw-bp1aaa", "vsw-bp1bbb"]},
+}
+
+# --- the child: one scenario under the mocks -------------------------------------------------------
+
+_ID_PREFIX = {NETWORK: "vpc-bp1", VSWITCH: "vsw-bp1", NAT: "ngw-bp1", EIP: "eip-bp1", SNAT: "snat-",
+              CLUSTER: "c5e2a1", SLB: "lb-bp1", ACL: "acl-bp1"}
+
+
+def _child(scenario: dict[str, Any]) -> dict[str, Any]:
+    import pulumi
+    import pulumi_kubernetes as k8s
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
+
+    calls: list[dict[str, Any]] = []
+    registrations: list[dict[str, Any]] = []
+
+    def visible(value: Any) -> Any:
+        """Inputs as JSON, a secret shown as {"__secret__": value} so tests can see the marker."""
+        if isinstance(value, dict):
+            if value.get(_special_sig_key) == _special_secret_sig:
+                return {"__secret__": visible(value["value"])}
+            return {k: visible(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [visible(v) for v in value]
+        return value
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            state = dict(args.inputs)
+            resource_id = f"{_ID_PREFIX.get(args.typ, '')}{args.name}"
+            if args.typ == NAT:
+                state["snatTableIds"] = "stb-bp1snat"
+            elif args.typ == EIP:
+                state["ipAddress"] = "47.96.10.20"
+            elif args.typ == SLB:
+                internet = args.inputs["addressType"] == "internet"
+                state["address"] = "47.96.30.40" if internet else "192.168.0.77"
+            elif args.typ == CLUSTER:
+                state |= {"vpcId": "vpc-from-vswitch", "securityGroupId": "sg-bp1ack",
+                          "name": "flink-hologres-dev-x"}
+            return resource_id, state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+            calls.append({"token": args.token, "args": visible(args.args)})
+            if args.token == ZONES_INVOKE:
+                return {"id": "cn-hangzhou", "ids": ["cn-hangzhou-k", "cn-hangzhou-j"],
+                        "zones": [{"zoneId": "cn-hangzhou-k", "localName": "Hangzhou Zone K"},
+                                  {"zoneId": "cn-hangzhou-j", "localName": "Hangzhou Zone J"}]}
+            if args.token == CREDENTIAL_INVOKE:
+                cluster_id = args.args["clusterId"]
+                kubeconfig = (
+                    "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://47.96.50.60:6443\n"
+                    f"    certificate-authority-data: LS0tLS1CRUdJTg==\n  name: kubernetes\ncontexts:\n"
+                    f"- context:\n    cluster: kubernetes\n    user: '2088'\n  name: 2088-{cluster_id}\n"
+                    f"current-context: 2088-{cluster_id}\nusers:\n- name: '2088'\n  user:\n"
+                    "    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTg==\n")
+                return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",
+                        "kubeConfig": kubeconfig, "expiration": "2028-07-01T00:00:00Z",
+                        "certificateAuthorities": [
+                            {"clientCert": "LS0t", "clientKey": "LS0t", "clusterCert": "LS0t"}]}
+            raise AssertionError(f"unexpected invoke {args.token}")
+
+    class Monitor(MockMonitor):
+        """Also records what MockResourceArgs leaves out: parent and explicit/implicit dependencies."""
+
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)
+            from pulumi.runtime.rpc import deserialize_properties
+            registrations.append({
+                "urn": response.urn, "type": request.type, "name": request.name, "parent": request.parent,
+                "provider": request.provider, "dependencies": sorted(request.dependencies),
+                "inputs": visible(deserialize_properties(request.object, keep_internal=True)),
+            })
+            return response
+
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project="flink-hologres", stack="dev", preview=False,
+                             monitor=Monitor(mocks))
+
+    from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs
+
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        cluster = AlicloudServerlessCluster(
+            "ack", args=ServerlessClusterArgs(project="flink-hologres", stack="dev", **scenario))
+        # What __main__.py does with it: a LoadBalancer Service through the cluster's provider.
+        k8s.core.v1.Service(
+            "rest",
+            metadata={"name": "flink-jobmanager-rest", "annotations": cluster.rest_service_annotations},
+            spec={"type": "LoadBalancer", "ports": [{"name": "rest", "port": 8081}],
+                  "selector": {"app": "flink"}},
+            opts=pulumi.ResourceOptions(provider=cluster.k8s_provider))
+
+        async def collect() -> None:
+            for attr in ("vpc_id", "vswitch_ids", "egress_ip", "cluster_id", "kubeconfig", "slb_id",
+                         "slb_address", "acl_id", "rest_service_annotations", "pod_annotations",
+                         "flink_rest_url", "flink_ui_url"):
+                output = getattr(cluster, attr)
+                outputs[attr] = None if output is None else {
+                    "value": await output.future(), "secret": await output.is_secret()}
+            outputs["k8s_provider_urn"] = await cluster.k8s_provider.urn.future()
+
+        return pulumi.Output.from_input(collect())
+
+    program()
+    return {"resources": registrations, "calls": calls, "outputs": outputs}
+
+
+# --- the parent: run every scenario once, in parallel ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, dict[str, Any]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    processes = {
+        name: subprocess.Popen([sys.executable, __file__, json.dumps(args)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, args in SCENARIOS.items()
+    }
+    results = {}
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 0, f"scenario {name} failed:\n{stderr}"
+        results[name] = json.loads(stdout.strip().splitlines()[-1])
+    return results
+
+
+class Graph:
+    def __init__(self, run: dict[str, Any]) -> None:
+        self.resources: list[dict[str, Any]] = run["resources"]
+        self.calls: list[dict[str, Any]] = run["calls"]
+        self.outputs: dict[str, Any] = run["outputs"]
+
+    def all(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["type"] == type_]
+
+    def one(self, type_: str) -> dict[str, Any]:
+        found = self.all(type_)
+        assert len(found) == 1, f"expected one {type_}, got {[r['name'] for r in found]}"
+        return found[0]
+
+    def value(self, attr: str) -> Any:
+        return self.outputs[attr]["value"]
+
+    def mock_id(self, type_: str) -> str:
+        return f"{_ID_PREFIX[type_]}{self.one(type_)['name']}"
+
+
+@pytest.fixture(params=list(SCENARIOS))
+def graph(request: pytest.FixtureRequest, runs: dict[str, dict[str, Any]]) -> Iterator[Graph]:
+    yield Graph(runs[request.param])
+
+
+def scenario_graph(runs: dict[str, dict[str, Any]], name: str) -> Graph:
+    return Graph(runs[name])
+
+
+# --- every scenario --------------------------------------------------------------------------------
+
+
+def test_every_cloud_resource_is_a_child_of_the_component(graph: Graph) -> None:
+    component = graph.one(COMPONENT)
+    children = [r for r in graph.resources if r["type"] not in ("pulumi:pulumi:Stack", COMPONENT, SERVICE)]
+    assert children
+    for resource in children:
+        assert resource["parent"] == component["urn"], resource["name"]
+
+
+def test_taggable_resources_name_project_and_stack(graph: Graph) -> None:
+    for type_ in (NETWORK, VSWITCH, NAT, EIP, CLUSTER, SLB, ACL):
+        for resource in graph.all(type_):
+            assert resource["inputs"]["tags"] == TAGS, resource["name"]
+    assert graph.all(CLUSTER) and graph.all(SLB)
+
+
+def test_cluster_is_the_current_managed_kubernetes_with_destroy_hygiene(graph: Graph) -> None:
+    deprecated = "alicloud:cs/serverlessKubernetes:ServerlessKubernetes"
+    assert not [r for r in graph.resources if r["type"] == deprecated]
+    inputs = graph.one(CLUSTER)["inputs"]
+    assert inputs["newNatGateway"] is False
+    assert inputs["slbInternetEnabled"] is True
+    assert inputs["skipSetCertificateAuthority"] is True
+    assert inputs["namePrefix"] == "flink-hologres-dev-"
+    assert inputs["clusterSpec"] == "ack.pro.small"
+    assert {(o["resourceType"], o["deleteMode"]) for o in inputs["deleteOptions"]} == {
+        ("SLB", "delete"), ("ALB", "delete"), ("SLS_Data", "delete"), ("SLS_ControlPlane", "delete")}
+    assert "retainResources" not in inputs
+
+
+def test_kubeconfig_is_secret_and_feeds_a_provider_tied_to_the_cluster_id(graph: Graph) -> None:
+    cluster_id = graph.mock_id(CLUSTER)
+    assert graph.outputs["cluster_id"] == {"value": cluster_id, "secret": False}
+    assert graph.outputs["kubeconfig"]["secret"] is True
+    assert f"current-context: 2088-{cluster_id}" in graph.value("kubeconfig")
+    provider = graph.one(K8S_PROVIDER)
+    assert provider["inputs"]["kubeconfig"] == {"__secret__": graph.value("kubeconfig")}
+    assert provider["inputs"]["clusterIdentifier"] == cluster_id
+    assert provider["urn"] == graph.outputs["k8s_provider_urn"]
+    credential_calls = [c for c in graph.calls if c["token"] == CREDENTIAL_INVOKE]
+    # Long-lived credential: `pulumi destroy` reuses the provider's stored kubeconfig.
+    assert credential_calls == [{"token": CREDENTIAL_INVOKE, "args": {"clusterId": cluster_id}}]
+
+
+def test_the_rest_service_uses_the_cluster_provider_and_the_slb_annotations(graph: Graph) -> None:
+    service = graph.one(SERVICE)
+    provider = graph.one(K8S_PROVIDER)
+    assert service["provider"].startswith(provider["urn"] + "::")
+    annotations = service["inputs"]["metadata"]["annotations"]
+    assert annotations == graph.value("rest_service_annotations")
+    assert annotations[LB + "id"] == graph.mock_id(SLB) == graph.value("slb_id")
+    assert annotations[LB + "force-override-listeners"] == "true"
+    assert graph.one(SLB)["urn"] in service["dependencies"]
+
+
+def test_rest_and_ui_urls_come_from_the_slb_address_and_port_8081(graph: Graph) -> None:
+    address = graph.value("slb_address")
+    assert address in ("47.96.30.40", "192.168.0.77")
+    assert graph.value("flink_rest_url") == f"http://{address}:8081"
+    assert graph.value("flink_ui_url") == f"http://{address}:8081/"
+
+
+# --- created network with outbound NAT -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["serverless-intranet", "acs-internet"])
+def test_created_network_has_snat_through_a_nat_gateway_and_eip(runs: dict[str, Any], name: str) -> None:
+    graph = scenario_graph(runs, name)
+    vpc, vswitch = graph.one(NETWORK), graph.one(VSWITCH)
+    nat, eip, association, snat = graph.one(NAT), graph.one(EIP), graph.one(EIP_ASSOCIATION), graph.one(SNAT)
+    scenario = SCENARIOS[name]
+    assert vpc["inputs"]["cidrBlock"] == scenario.get("vpc_cidr", "192.168.0.0/16")
+    assert vswitch["inputs"]["cidrBlock"] == scenario.get("vswitch_cidr", "192.168.0.0/24")
+    assert vswitch["inputs"]["vpcId"] == graph.mock_id(NETWORK)
+    assert nat["inputs"] | {"tags": None} == {
+        "vpcId": graph.mock_id(NETWORK), "vswitchId": graph.mock_id(VSWITCH), "natType": "Enhanced",
+        "networkType": "internet", "paymentType": "PayAsYouGo", "internetChargeType": "PayByLcu",
+        "natGatewayName": "flink-hologres-dev", "tags": None}
+    assert association["inputs"] == {"allocationId": graph.mock_id(EIP), "instanceId": graph.mock_id(NAT),
+                                     "instanceType": "Nat"}
+    assert eip["inputs"]["internetChargeType"] == "PayByTraffic"
+    assert snat["inputs"] == {"snatTableId": "stb-bp1snat", "sourceVswitchId": graph.mock_id(VSWITCH),
+                              "snatIp": "47.96.10.20", "snatEntryName": "flink-hologres-dev"}
+    assert association["urn"] in snat["dependencies"]  # the EIP must be on the NAT before SNAT uses it
+    cluster = graph.one(CLUSTER)
+    assert cluster["inputs"]["vswitchIds"] == [graph.mock_id(VSWITCH)]
+    assert snat["urn"] in cluster["dependencies"]  # pods pull images from the start; destroy order
+    assert graph.outputs["egress_ip"]["value"] == "47.96.10.20"
+    assert graph.value("vpc_id") == graph.mock_id(NETWORK)
+    assert graph.value("vswitch_ids") == [graph.mock_id(VSWITCH)]
+
+
+def test_zone_comes_from_the_enhanced_nat_invoke_unless_configured(runs: dict[str, Any]) -> None:
+    default = scenario_graph(runs, "serverless-intranet")
+    assert default.one(VSWITCH)["inputs"]["zoneId"] == "cn-hangzhou-k"
+    assert [c["token"] for c in default.calls].count(ZONES_INVOKE) == 1
+    configured = scenario_graph(runs, "acs-internet")
+    assert configured.one(VSWITCH)["inputs"]["zoneId"] == "cn-hangzhou-j"
+    assert ZONES_INVOKE not in [c["token"] for c in configured.calls]
+
+
+def test_service_cidr_avoids_the_vpc(runs: dict[str, Any]) -> None:
+    default_vpc = scenario_graph(runs, "serverless-intranet").one(CLUSTER)["inputs"]
+    assert default_vpc["serviceCidr"] == "172.21.0.0/20"
+    overlapping_vpc = scenario_graph(runs, "acs-internet").one(CLUSTER)["inputs"]  # 172.16.0.0/12
+    assert overlapping_vpc["serviceCidr"] == "10.96.0.0/20"
+
+
+# --- profiles and protection -----------------------------------------------------------------------
+
+
+def test_serverless_profile_dev_defaults_and_eci_specs(runs: dict[str, Any]) -> None:
+    graph = scenario_graph(runs, "serverless-intranet")
+    cluster = graph.one(CLUSTER)["inputs"]
+    assert cluster["profile"] == "Serverless"
+    assert cluster["deletionProtection"] is False
+    assert "version" not in cluster
+    assert graph.one(SLB)["inputs"]["deleteProtection"] == "off"
+    assert graph.value("pod_annotations") == {"k8s.aliyun.com/eci-use-specs": "ecs.c6.large,ecs.g6.large"}
+
+
+def test_acs_profile_with_protection_and_version(runs: dict[str, Any]) -> None:
+    graph = scenario_graph(runs, "acs-internet")
+    cluster = graph.one(CLUSTER)["inputs"]
+    assert cluster["profile"] == "Acs"
+    assert cluster["deletionProtection"] is True
+    assert cluster["version"] == "1.33.1-aliyun.1"
+    assert graph.one(SLB)["inputs"]["deleteProtection"] == "on"
+    assert graph.value("pod_annotations") == {}
+
+
+# --- the SLB: intranet and internet ----------------------------------------------------------------
+
+
+def test_intranet_slb_sits_in_the_vswitch_without_acl(runs: dict[str, Any]) -> None:
+    graph = scenario_graph(runs, "serverless-intranet")
+    slb = graph.one(SLB)["inputs"]
+    assert slb["addressType"] == "intranet"
+    assert slb["vswitchId"] == graph.mock_id(VSWITCH)
+    assert slb["instanceChargeType"] == "PayByCLCU"
+    assert not graph.all(ACL) and not graph.all(ACL_ENTRY)
+    assert graph.outputs["acl_id"] is None
+    assert graph.value("rest_service_annotations") == {
+        LB + "id": graph.mock_id(SLB), LB + "force-override-listeners": "true",
+        LB + "address-type": "intranet"}
+
+
+def test_internet_slb_is_guarded_by_a_white_list_acl(runs: dict[str, Any]) -> None:
+    graph = scenario_graph(runs, "acs-internet")
+    slb, acl = graph.one(SLB), graph.one(ACL)
+    assert slb["inputs"]["addressType"] == "internet"
+    assert "vswitchId" not in slb["inputs"]
+    assert acl["inputs"]["ipVersion"] == "ipv4"
+    entries = graph.all(ACL_ENTRY)
+    # Normalised to CIDRs, duplicates dropped, each attached to our ACL.
+    assert sorted(e["inputs"]["entry"] for e in entries) == ["198.51.100.7/32", "203.0.113.0/24"]
+    assert {e["inputs"]["aclId"] for e in entries} == {graph.mock_id(ACL)}
+    assert acl["urn"] in slb["dependencies"]  # destroy: CLB (with the CCM's listener) before the ACL
+    assert graph.value("acl_id") == graph.mock_id(ACL)
+    assert graph.value("rest_service_annotations") == {
+        LB + "id": graph.mock_id(SLB), LB + "force-override-listeners": "true",
+        LB + "address-type": "internet",
+        LB + "acl-status": "on", LB + "acl-id": graph.mock_id(ACL), LB + "acl-type": "white"}
+    service = graph.one(SERVICE)
+    assert {e["urn"] for e in entries} <= set(service["dependencies"])  # no listener with a half-filled ACL
+
+
+# --- existing network ------------------------------------------------------------------------------
+
+
+def test_existing_network_is_used_as_is(runs: dict[str, Any]) -> None:
+    graph = scenario_graph(runs, "existing-network")
+    for type_ in (NETWORK, VSWITCH, NAT, EIP, EIP_ASSOCIATION, SNAT):
+        assert not graph.all(type_), type_
+    assert ZONES_INVOKE not in [c["token"] for c in graph.calls]
+    cluster = graph.one(CLUSTER)
+    assert cluster["inputs"]["vswitchIds"] == ["vsw-bp1aaa", "vsw-bp1bbb"]
+    assert "serviceCidr" not in cluster["inputs"]
+    assert graph.one(SLB)["inputs"]["vswitchId"] == "vsw-bp1aaa"
+    assert graph.value("vpc_id") == "vpc-bp1existing"
+    assert graph.value("vswitch_ids") == ["vsw-bp1aaa", "vsw-bp1bbb"]
+    assert graph.outputs["egress_ip"] is None
+
+
+# --- pure parts and argument guards (in process: no Pulumi runtime needed) -------------------------
+
+
+def test_pure_helpers() -> None:
+    from components import alicloud_cluster as ac
+
+    assert ac.service_cidr_for("192.168.0.0/16") == "172.21.0.0/20"
+    assert ac.service_cidr_for("172.16.0.0/12") == "10.96.0.0/20"
+    assert ac.service_cidr_for("10.0.0.0/8") == "172.21.0.0/20"
+    assert ac.acl_entries(["203.0.113.5", "203.0.113.0/24", "203.0.113.5/32"]) == ["203.0.113.5/32",
+                                                                                     "203.0.113.0/24"]
+    assert ac.mirror_image("flink:1.20-java17", None) == "flink:1.20-java17"
+    assert ac.mirror_image("apache/flink:1.20-java17", "registry-vpc.cn-hangzhou.aliyuncs.com/team/") == (
+        "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20-java17")
+    assert ac.pod_annotations("Acs", []) == {} and ac.pod_annotations("Serverless", []) == {}
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"ui_access": "internet", "ui_allowed_cidrs": ["2001:db8::/32"]}, "uiAllowedCidrs[0]"),
+    ({"cluster_profile": "Acs", "eci_use_specs": ["ecs.c6.large"]}, "eciUseSpecs"),
+    ({"ui_access": "internet"}, "uiAllowedCidrs"),
+    ({"vpc_id": "vpc-1"}, "vswitchIds"),
+])
+def test_args_refuse_what_the_cloud_resources_cannot_do(overrides: dict[str, Any], key: str) -> None:
+    from components.alicloud_cluster import ServerlessClusterArgs
+    from components.settings import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        ServerlessClusterArgs(project="p", stack="s", **overrides)
+    assert error.value.key == key
+
+
+def test_args_from_settings_carry_every_key() -> None:
+    from components.alicloud_cluster import ServerlessClusterArgs
+    from components.settings import AlicloudSettings
+
+    settings = AlicloudSettings(
+        cluster_profile="Acs", vpc_cidr="10.0.0.0/16", vswitch_cidr="10.0.1.0/24", zone_id="cn-beijing-h",
+        vpc_id=None, vswitch_ids=[], deletion_protection=True, kubernetes_version="1.33.1-aliyun.1",
+        ui_access="internet", ui_allowed_cidrs=["203.0.113.0/24"], image_registry_mirror="registry/ns",
+        eci_use_specs=[])
+    args = ServerlessClusterArgs.from_settings(settings, project="flink-hologres", stack="prod")
+    assert (args.cluster_profile, args.vpc_cidr, args.vswitch_cidr, args.zone_id, args.deletion_protection,
+            args.kubernetes_version, args.ui_access, tuple(args.ui_allowed_cidrs),
+            args.image_registry_mirror) == (
+        "Acs", "10.0.0.0/16", "10.0.1.0/24", "cn-beijing-h", True, "1.33.1-aliyun.1", "internet",
+        ("203.0.113.0/24",), "registry/ns")
+    assert args.tags == {"project": "flink-hologres", "stack": "prod", "managed-by": "pulumi"}
+
+
+# --- settings.load refuses bad Alibaba Cloud input, naming the key ---------------------------------
+
+_VALID = {
+    "hologresEndpoint": "hgpostcn-cn-xxx-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
+    "hologresDatabase": "db",
+    "hologresUser": "LTAI5t-example",
+    "hologresPassword": "example-secret",
+}
+
+
+@pytest.fixture
+def load_with() -> Iterator[Any]:
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    from components import settings
+
+    saved_config, saved_secrets = dict(runtime_config.CONFIG.get()), set(runtime_config._SECRET_KEYS.get())
+
+    def load(**values: Any) -> settings.Settings:
+        raw = {f"flink-hologres:{k}": v if isinstance(v, str) else json.dumps(v)
+               for k, v in (_VALID | values).items()}
+        pulumi.runtime.set_all_config(raw, ["flink-hologres:hologresUser", "flink-hologres:hologresPassword"])
+        return settings.load(pulumi.Config("flink-hologres"), stack="dev")
+
+    yield load
+    pulumi.runtime.set_all_config(saved_config, list(saved_secrets))
+
+
+def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
+    loaded = load_with(uiAccess="internet", uiAllowedCidrs=["203.0.113.0/24"], clusterProfile="Acs")
+    assert loaded.alicloud.ui_allowed_cidrs == ["203.0.113.0/24"]
+    assert loaded.alicloud.cluster_profile == "Acs"
+    assert loaded.alicloud.deletion_protection is False  # dev
+
+
+@pytest.mark.parametrize(("values", "key", "says"), [
+    ({"uiAccess": "internet", "uiAllowedCidrs": ["0.0.0.0/0"]}, "uiAllowedCidrs[0]", "no authentication"),
+    ({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24", "::/0"]}, "uiAllowedCidrs[1]",
+     "no authentication"),
+    ({"uiAccess": "internet"}, "uiAllowedCidrs", "allowlist"),
+    ({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/33"]}, "uiAllowedCidrs[0]", "not a CIDR"),
+    ({"vpcCidr": "192.168.0.0/16", "vswitchCidr": "10.0.0.0/24"}, "vswitchCidr", "not inside vpcCidr"),
+    ({"vpcCidr": "192.168.300.0/16"}, "vpcCidr", "not a CIDR"),
+    ({"clusterProfile": "Default"}, "clusterProfile", "not one of"),
+    ({"vpcId": "vpc-bp1existing"}, "vswitchIds", "both vpcId and vswitchIds"),
+])
+def test_settings_refuse_bad_alicloud_input_naming_the_key(load_with: Any, values: dict[str, Any], key: str,
+                                                           says: str) -> None:
+    from components.settings import ConfigError
+
+    with pytest.raises(ConfigError) as error:
+        load_with(**values)
+    assert error.value.key == key
+    assert says in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+if __name__ == "__main__":
+    print(json.dumps(_child(json.loads(sys.argv[1]))))

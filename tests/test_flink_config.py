@@ -1,0 +1,140 @@
+"""Pure rendering of the Flink configuration: versions, file names, options, memory, checksum."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from components import flink_config
+from components.flink_config import FlinkVersion, SessionClusterConfig
+
+
+@pytest.mark.parametrize(
+    ("image", "version", "java"),
+    [
+        ("flink:1.20-java17", FlinkVersion(1, 20), 17),
+        ("apache/flink:1.13.0-scala_2.11", FlinkVersion(1, 13, 0), 8),
+        ("flink:2.2.0-java17", FlinkVersion(2, 2, 0), 17),
+        ("registry.example.com/team/flink:1.20.3", FlinkVersion(1, 20, 3), 11),
+        ("localhost:5000/flink:1.18.1-scala_2.12-java11", FlinkVersion(1, 18, 1), 11),
+        ("flink:2.0", FlinkVersion(2, 0), 17),
+    ],
+)
+def test_version_and_java_come_from_the_image_tag(image: str, version: FlinkVersion, java: int) -> None:
+    assert flink_config.resolve_version(image, None) == version
+    assert flink_config.java_version(image, version) == java
+
+
+@pytest.mark.parametrize("image", ["flink", "flink:latest", "registry.example.com/flink@sha256:" + "a" * 64])
+def test_a_tag_without_version_needs_flink_version(image: str) -> None:
+    with pytest.raises(ValueError, match="flinkVersion"):
+        flink_config.resolve_version(image, None)
+    assert flink_config.resolve_version(image, "1.20") == FlinkVersion(1, 20)
+
+
+def test_explicit_flink_version_wins_and_is_checked() -> None:
+    assert flink_config.resolve_version("flink:1.18", "1.19.1") == FlinkVersion(1, 19, 1)
+    with pytest.raises(ValueError, match="not a Flink version"):
+        flink_config.resolve_version("flink:latest", "one.twenty")
+
+
+@pytest.mark.parametrize("image", ["Flink:1.20", "flink:", "flink 1.20", "flink:1.20:extra"])
+def test_malformed_image_references_are_refused(image: str) -> None:
+    with pytest.raises(ValueError, match="not a container image reference"):
+        flink_config.parse_image(image)
+
+
+@pytest.mark.parametrize(
+    ("version", "file_name", "queryable"),
+    [
+        (FlinkVersion(1, 13, 0), "flink-conf.yaml", True),
+        (FlinkVersion(1, 18), "flink-conf.yaml", True),
+        (FlinkVersion(1, 19), "config.yaml", True),
+        (FlinkVersion(1, 20, 3), "config.yaml", True),
+        (FlinkVersion(2, 0), "config.yaml", False),
+        (FlinkVersion(2, 2, 0), "config.yaml", False),
+    ],
+)
+def test_config_file_and_queryable_state_follow_the_version(version: FlinkVersion, file_name: str,
+                                                            queryable: bool) -> None:
+    spec = _spec(version)
+    files = flink_config.render_config_files(spec)
+    assert set(files) == {file_name, flink_config.LOG4J_CONSOLE_FILE}
+    assert ("queryable-state.proxy.ports" in files[file_name]) is queryable
+
+
+def _spec(version: FlinkVersion, java: int = 17, **extra: object) -> SessionClusterConfig:
+    return SessionClusterConfig(version=version, java_version=java, jobmanager_address="flink-jobmanager",
+                                task_slots=3, jobmanager_process_memory="1600m",
+                                taskmanager_process_memory="1728m", default_parallelism=4, extra=extra)
+
+
+def test_config_yaml_is_standard_yaml_with_the_tutorial_keys_and_user_options_on_top() -> None:
+    files = flink_config.render_config_files(
+        _spec(FlinkVersion(1, 20), **{"state.backend.type": "rocksdb", "rest.port": 8082,
+                                      "pipeline.jars": ["file:///a.jar", "file:///b.jar"]}))
+    options = yaml.safe_load(files["config.yaml"])
+    assert options["jobmanager.rpc.address"] == "flink-jobmanager"
+    assert options["jobmanager.rpc.port"] == 6123
+    assert options["taskmanager.rpc.port"] == 6122
+    assert options["blob.server.port"] == 6124
+    assert options["taskmanager.numberOfTaskSlots"] == 3
+    assert options["parallelism.default"] == 4
+    assert options["jobmanager.memory.process.size"] == "1600m"
+    assert options["taskmanager.memory.process.size"] == "1728m"
+    assert options["state.backend.type"] == "rocksdb"
+    assert options["rest.port"] == 8082  # the user's flinkConfig wins
+    assert options["pipeline.jars"] == ["file:///a.jar", "file:///b.jar"]
+    assert options["env.java.opts.all"] == flink_config.JAVA17_MODULE_OPTS
+
+
+def test_legacy_flink_conf_is_key_value_lines() -> None:
+    files = flink_config.render_config_files(
+        _spec(FlinkVersion(1, 18), **{"pipeline.jars": ["file:///a.jar", "file:///b.jar"], "x.enabled": True}))
+    lines = files["flink-conf.yaml"].splitlines()
+    assert "taskmanager.numberOfTaskSlots: 3" in lines
+    assert "pipeline.jars: file:///a.jar;file:///b.jar" in lines
+    assert "x.enabled: true" in lines
+    assert f"env.java.opts.all: {flink_config.JAVA17_MODULE_OPTS}" in lines
+
+
+def test_java_module_flags_only_for_java_11_and_later() -> None:
+    """Java 8 refuses --add-opens; 11+ needs nothing else, 17 fails without them."""
+    assert "env.java.opts.all" not in flink_config.flink_options(_spec(FlinkVersion(1, 13, 0), java=8))
+    assert "--add-opens=java.base/java.util=ALL-UNNAMED" in flink_config.flink_options(
+        _spec(FlinkVersion(1, 20), java=17))["env.java.opts.all"]
+
+
+@pytest.mark.parametrize(("version", "affected"), [
+    (FlinkVersion(1, 13, 0), True), (FlinkVersion(1, 13, 5), False), (FlinkVersion(1, 14, 0), True),
+    (FlinkVersion(1, 10, 3), True), (FlinkVersion(1, 15, 0), False), (FlinkVersion(2, 2, 0), False),
+])
+def test_log4shell_releases(version: FlinkVersion, affected: bool) -> None:
+    assert flink_config.has_log4shell(version) is affected
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("1600m", 1600 << 20), ("2g", 2 << 30), ("1728mb", 1728 << 20), ("1024 kb", 1 << 20), ("512", 512),
+])
+def test_memory_sizes_parse_like_flink(text: str, size: int) -> None:
+    assert flink_config.parse_memory(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "1.5g", "-1m", "12 parsecs"])
+def test_bad_memory_sizes_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="not a memory size"):
+        flink_config.parse_memory(text)
+
+
+def test_container_memory_matches_the_process_size() -> None:
+    assert flink_config.container_memory(1600 << 20) == "1600Mi"
+    assert flink_config.container_memory((1 << 30) + 1) == "1025Mi"
+
+
+def test_checksum_changes_with_files_and_secret_keys_only() -> None:
+    files = flink_config.render_config_files(_spec(FlinkVersion(1, 20)))
+    base = flink_config.config_checksum(files, ["A", "B"])
+    assert base == flink_config.config_checksum(dict(reversed(list(files.items()))), ["B", "A"])
+    changed_files = flink_config.render_config_files(_spec(FlinkVersion(1, 20), **{"x": 1}))
+    assert flink_config.config_checksum(changed_files, ["A", "B"]) != base
+    assert flink_config.config_checksum(files, ["A", "B", "C"]) != base

@@ -1,0 +1,215 @@
+"""The program under the Pulumi SDK mocks: the dev stack's Flink session cluster (target kubeconfig)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.harness.program import ProgramRun, plaintext_occurrences, run_program
+
+SENTINEL_USER = "AKID-S3NT1NEL-user-7f3a"
+SENTINEL_KEY = "S3NT1NEL-secret-9c1e-do-not-leak"
+SECRETS = {"hologresUser": SENTINEL_USER, "hologresPassword": SENTINEL_KEY}
+KUBECONFIG = {"target": "kubeconfig"}
+
+SESSION_CLUSTER = "flink-hologres:flink:SessionCluster"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
+
+
+@pytest.fixture(scope="module")
+def dev() -> ProgramRun:
+    run = run_program(KUBECONFIG, secrets=SECRETS)
+    assert run.error is None, run.raw
+    return run
+
+
+def _container(run: ProgramRun, deployment: str) -> dict[str, Any]:
+    spec = run.one(DEPLOYMENT, deployment).plain()["spec"]
+    return spec["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+def test_dev_stack_declares_the_tutorials_session_cluster(dev: ProgramRun) -> None:
+    types = sorted((r.type, r.name) for r in dev.resources)
+    assert types == sorted([
+        ("pulumi:providers:kubernetes", "kubernetes"),
+        (SESSION_CLUSTER, "flink"),
+        ("kubernetes:core/v1:Namespace", "flink-namespace"),
+        (CONFIG_MAP, "flink-config"),
+        (SECRET, "flink-env"),
+        (DEPLOYMENT, "flink-jobmanager"),
+        (DEPLOYMENT, "flink-taskmanager"),
+        (SERVICE, "flink-jobmanager-service"),
+        (SERVICE, "flink-rest-service"),
+        (SERVICE, "flink-query-state-service"),
+    ])
+    component = dev.one(SESSION_CLUSTER)
+    provider = dev.one("pulumi:providers:kubernetes")
+    for resource in dev.resources:
+        if resource.type.startswith("kubernetes:"):
+            assert resource.parent == component.urn, resource.name
+            assert resource.provider.startswith(provider.urn + "::"), resource.name
+            if not resource.type.endswith("Namespace"):
+                assert resource.plain()["metadata"]["namespace"] == "flink", resource.name
+
+
+def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> None:
+    jobmanager = dev.one(DEPLOYMENT, "flink-jobmanager").plain()
+    taskmanager = dev.one(DEPLOYMENT, "flink-taskmanager").plain()
+    assert jobmanager["metadata"]["name"] == "flink-jobmanager"
+    assert jobmanager["spec"]["replicas"] == 1
+    assert taskmanager["spec"]["replicas"] == 2  # taskManagers in Pulumi.dev.yaml
+    jm, tm = _container(dev, "flink-jobmanager"), _container(dev, "flink-taskmanager")
+    assert jm["image"] == tm["image"] == "flink:1.20-java17"
+    assert jm["args"] == ["jobmanager"] and tm["args"] == ["taskmanager"]
+    assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124, "webui": 8081}
+    assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125}
+    assert jm["livenessProbe"]["tcpSocket"]["port"] == 6123
+    assert tm["livenessProbe"]["tcpSocket"]["port"] == 6122
+    assert jm["readinessProbe"]["httpGet"] == {"path": "/overview", "port": 8081}
+    for container, memory in ((jm, "1600Mi"), (tm, "1728Mi")):
+        assert container["resources"]["requests"] == container["resources"]["limits"] == {"cpu": "1", "memory": memory}
+        security = container["securityContext"]
+        assert security["runAsUser"] == 9999 and security["runAsNonRoot"] is True
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"] == {"drop": ["ALL"]}
+    for deployment in (jobmanager, taskmanager):
+        pod = deployment["spec"]["template"]
+        assert pod["spec"]["securityContext"]["runAsUser"] == 9999
+        assert set(deployment["spec"]["selector"]["matchLabels"].items()) <= set(pod["metadata"]["labels"].items())
+        assert pod["metadata"]["labels"]["app.kubernetes.io/part-of"] == "flink-hologres"
+        assert len(pod["metadata"]["annotations"]["checksum/config"]) == 64
+
+
+def test_config_map_carries_the_version_specific_file_and_log4j(dev: ProgramRun) -> None:
+    data = dev.one(CONFIG_MAP).plain()["data"]
+    assert set(data) == {"config.yaml", "log4j-console.properties"}
+    assert "jobmanager.rpc.address: flink-jobmanager" in data["config.yaml"]
+    assert "taskmanager.numberOfTaskSlots: 2" in data["config.yaml"]
+    assert "--add-opens=java.base/java.util=ALL-UNNAMED" in data["config.yaml"]
+    volume = dev.one(DEPLOYMENT, "flink-jobmanager").plain()["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["configMap"]["name"] == dev.one(CONFIG_MAP).state()["metadata"]["name"]
+    assert [item["key"] for item in volume["configMap"]["items"]] == ["config.yaml", "log4j-console.properties"]
+
+
+def test_services_and_the_tutorials_nodeport_option() -> None:
+    run = run_program({**KUBECONFIG, "restServiceType": "NodePort"}, secrets=SECRETS)
+    rest = run.one(SERVICE, "flink-rest-service").plain()
+    assert rest["metadata"]["name"] == "flink-jobmanager-rest"
+    assert rest["spec"]["type"] == "NodePort"
+    assert rest["spec"]["ports"] == [{"name": "rest", "port": 8081, "targetPort": "webui", "nodePort": 30081}]
+    query = run.one(SERVICE, "flink-query-state-service").plain()
+    assert query["spec"]["ports"][0]["nodePort"] == 30025
+    internal = run.one(SERVICE, "flink-jobmanager-service").plain()
+    assert internal["metadata"]["name"] == "flink-jobmanager"  # Flink's rpc address
+    assert internal["spec"]["type"] == "ClusterIP"
+    assert {p["port"] for p in internal["spec"]["ports"]} == {6123, 6124, 8081}
+
+
+def test_flink_2_has_no_queryable_state_and_reads_config_yaml() -> None:
+    run = run_program({**KUBECONFIG, "flinkImage": "flink:2.2.0-java17"}, secrets=SECRETS)
+    assert [s.name for s in run.of_type(SERVICE)] == ["flink-jobmanager-service", "flink-rest-service"]
+    data = run.one(CONFIG_MAP).plain()["data"]
+    assert "config.yaml" in data and "queryable-state" not in data["config.yaml"]
+    assert [p["name"] for p in _container(run, "flink-taskmanager")["ports"]] == ["rpc"]
+
+
+def test_tutorial_image_still_renders_flink_conf_with_a_log4shell_warning() -> None:
+    run = run_program({**KUBECONFIG, "flinkImage": "apache/flink:1.13.0-scala_2.11"}, secrets=SECRETS)
+    assert run.error is None
+    assert "flink-conf.yaml" in run.one(CONFIG_MAP).plain()["data"]
+    assert any("CVE-2021-44228" in w for w in run.warnings())
+
+
+def test_every_env_var_comes_from_the_secret_and_secrets_never_leak(dev: ProgramRun) -> None:
+    secret = dev.one(SECRET)
+    secret_name = secret.state()["metadata"]["name"]
+    expected = {"HOLO_ACCESS_ID", "HOLO_ACCESS_KEY", "HOLO_ENDPOINT", "HOLO_TABLE_NAME", "HOLO_TEST_DB"}
+    assert set(secret.plain()["stringData"]) == expected
+    assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == SENTINEL_KEY
+    assert secret.plain()["stringData"]["HOLO_TABLE_NAME"] == "public.order_details"
+    for deployment in ("flink-jobmanager", "flink-taskmanager"):
+        env = _container(dev, deployment)["env"]
+        assert {e["name"] for e in env} == expected
+        for entry in env:
+            assert "value" not in entry
+            assert entry["valueFrom"]["secretKeyRef"] == {"name": secret_name, "key": entry["name"]}
+    # The sentinels exist only inside Pulumi's secret marker, in the Secret and nowhere else.
+    for resource in dev.resources:
+        for sentinel in (SENTINEL_KEY, SENTINEL_USER):
+            assert list(plaintext_occurrences(resource.inputs, sentinel)) == [], resource.name
+            if resource.type != SECRET:
+                assert sentinel not in json.dumps(resource.inputs), resource.name
+    for sentinel in (SENTINEL_KEY, SENTINEL_USER):
+        assert sentinel not in json.dumps(dev.outputs)
+        assert sentinel not in json.dumps(dev.logs)
+
+
+def _checksum(run: ProgramRun) -> str:
+    annotations = run.one(DEPLOYMENT, "flink-taskmanager").plain()["spec"]["template"]["metadata"]["annotations"]
+    return str(annotations["checksum/config"])
+
+
+def test_checksum_rolls_pods_on_config_changes_only(dev: ProgramRun) -> None:
+    again = run_program(KUBECONFIG, secrets=SECRETS)
+    assert _checksum(again) == _checksum(dev)
+    rotated = run_program(KUBECONFIG, secrets={**SECRETS, "hologresPassword": "another-secret"})
+    assert _checksum(rotated) == _checksum(dev)  # values are not hashed; the Secret's new name rolls pods
+    assert _checksum(run_program({**KUBECONFIG, "taskSlots": "3", "defaultParallelism": "2"},
+                                 secrets=SECRETS)) != _checksum(dev)
+    assert _checksum(run_program({**KUBECONFIG, "flinkConfig": {"state.backend.type": "rocksdb"}},
+                                 secrets=SECRETS)) != _checksum(dev)
+
+
+def test_exports(dev: ProgramRun) -> None:
+    assert dev.outputs["namespace"] == "flink"
+    assert dev.outputs["hologresTable"] == "public.order_details"
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "hint"),
+    [
+        ({"taskManagers": "0"}, "taskManagers", "at least 1"),
+        ({"taskSlots": "two"}, "taskSlots", "whole number"),
+        ({"defaultParallelism": "9"}, "defaultParallelism", "exceeds the 4 slots"),
+        ({"jobManagerMemory": "lots"}, "jobManagerMemory", "not a memory size"),
+        ({"taskManagerMemory": "900m"}, "taskManagerMemory", "minimum process size of 982m"),
+        ({"jobManagerMemory": "500m"}, "jobManagerMemory", "minimum process size of 577m"),
+        ({"flinkImage": "Flink:1.20"}, "flinkImage", "not a container image"),
+        ({"flinkImage": "flink:latest"}, "flinkVersion", "pulumi config set flinkVersion"),
+        ({"namespace": "Flink_NS"}, "namespace", "not a Kubernetes name"),
+        ({"target": "gke"}, "target", "not one of ack, kubeconfig"),
+        ({"hologresEndpoint": "host:99999"}, "hologresEndpoint", "host:port"),
+        ({"hologresEndpoint": None}, "hologresEndpoint", "is required"),
+        ({"hologresTable": "a.b.c"}, "hologresTable", "schema.table"),
+        ({"taskManagerCpu": "fast"}, "taskManagerCpu", "CPU quantity"),
+        ({"flinkConfig": {"taskmanager.numberOfTaskSlots": 8}}, "flinkConfig", "taskSlots"),
+        ({"restServiceType": "Ingress"}, "restServiceType", "not one of"),
+    ],
+)
+def test_bad_input_stops_with_one_line_naming_the_key(config: dict[str, Any], key: str, hint: str) -> None:
+    run = run_program({**KUBECONFIG, **config}, secrets=SECRETS)
+    assert run.error_type == "ConfigError", run.raw
+    assert run.error is not None
+    assert "\n" not in run.error
+    assert run.error.startswith(f"config '{key}'")
+    assert hint in run.error
+    assert "Fix:" in run.error
+    assert run.resources == []  # nothing declared before validation
+    assert "Traceback" not in run.raw
+
+
+def test_missing_secret_names_the_command() -> None:
+    run = run_program(KUBECONFIG, secrets={"hologresUser": SENTINEL_USER})
+    assert run.error == ("config 'hologresPassword': is required and missing. "
+                         "Fix: pulumi config set --secret hologresPassword <AccessKey secret>")
+
+
+def test_plaintext_secret_in_stack_config_is_refused() -> None:
+    run = run_program({**KUBECONFIG, "hologresPassword": SENTINEL_KEY}, secrets={"hologresUser": SENTINEL_USER})
+    assert run.error is not None and run.error.startswith("config 'hologresPassword': is stored in plaintext")
+    assert SENTINEL_KEY not in run.error
