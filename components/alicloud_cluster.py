@@ -64,7 +64,8 @@ class ServerlessClusterArgs:
     eci_use_specs: Sequence[str] = ()
 
     def __post_init__(self) -> None:
-        # Guards for what the settings module cannot know about these cloud resources.
+        # The component's own invariants (no internet CLB without an allowlist), including two the
+        # settings module does not check: IPv6 entries for an IPv4 ACL, and ECI specs on ACS.
         for index, cidr in enumerate(self.ui_allowed_cidrs):
             if ipaddress.ip_network(cidr, strict=False).version != 4:
                 raise ConfigError(f"uiAllowedCidrs[{index}]",
@@ -116,7 +117,7 @@ def service_cidr_for(vpc_cidr: str) -> str:
 
 def acl_entries(cidrs: Sequence[str]) -> list[str]:
     """Allowlist entries in CIDR form (a bare address becomes /32), without duplicates."""
-    return list(dict.fromkeys(c for c in cidrs))
+    return list(dict.fromkeys(str(ipaddress.ip_network(c, strict=False)) for c in cidrs))
 
 
 def mirror_image(image: str, mirror: str | None) -> str:
@@ -143,10 +144,9 @@ def rest_service_annotations(*, slb_id: str, address_type: UiAccess, acl_id: str
     return annotations
 
 
-def pod_annotations(profile: ClusterProfile, eci_use_specs: Sequence[str]) -> dict[str, str]:
-    if profile == "Serverless" and eci_use_specs:
-        return {ANNOTATION_ECI_USE_SPECS: ",".join(eci_use_specs)}
-    return {}
+def pod_annotations(eci_use_specs: Sequence[str]) -> dict[str, str]:
+    """ECI instance types to try, in order (ServerlessClusterArgs refuses them for ACS)."""
+    return {ANNOTATION_ECI_USE_SPECS: ",".join(eci_use_specs)} if eci_use_specs else {}
 
 
 # --- the component ---------------------------------------------------------------------------------
@@ -292,8 +292,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         self.rest_service_annotations = pulumi.Output.all(
             slb.id, acl.id if acl else None, *[e.id for e in entries]
         ).apply(lambda v: rest_service_annotations(slb_id=v[0], address_type=address_type, acl_id=v[1]))
-        self.pod_annotations = pulumi.Output.from_input(
-            pod_annotations(args.cluster_profile, args.eci_use_specs))
+        self.pod_annotations = pulumi.Output.from_input(pod_annotations(args.eci_use_specs))
         self.flink_rest_url = slb.address.apply(lambda a: f"http://{a}:{REST_PORT}")
         self.flink_ui_url = slb.address.apply(lambda a: f"http://{a}:{REST_PORT}/")
 

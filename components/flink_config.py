@@ -252,6 +252,9 @@ class SessionClusterConfig:
     taskmanager_process_memory: str
     default_parallelism: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    state: StateLocation | None = None
+    # Set: Kubernetes HA with this cluster id (needs `state`).
+    high_availability_cluster_id: str | None = None
 
 
 def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
@@ -275,6 +278,10 @@ def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
         options["queryable-state.proxy.ports"] = QUERYABLE_STATE_PROXY_PORT
     if spec.java_version >= 11:
         options["env.java.opts.all"] = JAVA17_MODULE_OPTS
+    if spec.state is not None:
+        options.update(state_options(spec.version, spec.state))
+        if spec.high_availability_cluster_id:
+            options.update(high_availability_options(spec.version, spec.high_availability_cluster_id, spec.state))
     options.update(spec.extra)
     return options
 
@@ -316,3 +323,90 @@ def config_checksum(files: Mapping[str, str], secret_keys: Iterable[str]) -> str
     for key in sorted(secret_keys):
         digest.update(b"secret-key\0" + key.encode() + b"\0")
     return digest.hexdigest()
+
+
+# --- durable state and high availability --------------------------------------------------------
+
+# The official image's entrypoint links these from opt/ into plugins/ (ENABLE_BUILT_IN_PLUGINS).
+_FILESYSTEM_PLUGINS = {
+    "oss": "flink-oss-fs-hadoop",
+    "s3": "flink-s3-fs-presto",
+    "s3p": "flink-s3-fs-presto",
+    "s3a": "flink-s3-fs-hadoop",
+    "gs": "flink-gs-fs-hadoop",
+    "abfs": "flink-azure-fs-hadoop",
+    "abfss": "flink-azure-fs-hadoop",
+    "wasb": "flink-azure-fs-hadoop",
+    "wasbs": "flink-azure-fs-hadoop",
+}
+# Schemes Flink reads without a plugin (hdfs needs Hadoop on the classpath, which is the user's image).
+_NATIVE_SCHEMES = {"file", "hdfs", "viewfs"}
+KUBERNETES_HA_FACTORY = "org.apache.flink.kubernetes.highavailability.KubernetesHaServicesFactory"
+
+
+@dataclass(frozen=True)
+class StateLocation:
+    """Where checkpoints, savepoints and HA metadata go: one durable base URI."""
+
+    base_uri: str
+
+    def __post_init__(self) -> None:
+        if "://" not in self.base_uri:
+            raise ValueError(f"'{self.base_uri}' is not a URI such as oss://bucket/flink or s3://bucket/flink")
+        scheme = self.scheme
+        if scheme not in _FILESYSTEM_PLUGINS and scheme not in _NATIVE_SCHEMES:
+            raise ValueError(f"'{scheme}://' is not a file system Flink ships (oss, s3, gs, abfs, hdfs, file)")
+
+    @property
+    def scheme(self) -> str:
+        return self.base_uri.split("://", 1)[0].lower()
+
+    def _child(self, name: str) -> str:
+        return f"{self.base_uri.rstrip('/')}/{name}"
+
+    @property
+    def checkpoints(self) -> str:
+        return self._child("checkpoints")
+
+    @property
+    def savepoints(self) -> str:
+        return self._child("savepoints")
+
+    @property
+    def high_availability(self) -> str:
+        return self._child("ha")
+
+
+def filesystem_plugin_jar(scheme: str, version: FlinkVersion) -> str | None:
+    """The jar name in the image's opt/ for a scheme, or None when Flink needs no plugin for it."""
+    plugin = _FILESYSTEM_PLUGINS.get(scheme)
+    if plugin is None:
+        return None
+    if version.patch is None:
+        raise ValueError(
+            f"the {plugin} plugin's jar name needs Flink's full version, but only {version} is known; "
+            f"set flinkVersion to e.g. {version}.0, or use an image tag with the patch version"
+        )
+    return f"{plugin}-{version}.jar"
+
+
+def state_options(version: FlinkVersion, location: StateLocation) -> dict[str, Any]:
+    """Checkpoint and savepoint directories, under the option names this version reads."""
+    if version.major >= 2:
+        return {"execution.checkpointing.dir": location.checkpoints,
+                "execution.checkpointing.savepoint-dir": location.savepoints}
+    return {"state.checkpoints.dir": location.checkpoints, "state.savepoints.dir": location.savepoints}
+
+
+def high_availability_options(version: FlinkVersion, cluster_id: str, location: StateLocation) -> dict[str, Any]:
+    """Kubernetes HA: leader election and job metadata in ConfigMaps, the rest under `location`."""
+    # `high-availability.type` and the `kubernetes` short name arrived in 1.16; older releases take the factory.
+    type_option = ({"high-availability.type": "kubernetes"} if version.release >= (1, 16)
+                   else {"high-availability": KUBERNETES_HA_FACTORY})
+    return {
+        **type_option,
+        "kubernetes.cluster-id": cluster_id,
+        "high-availability.storageDir": location.high_availability,
+        # A failing job backs off instead of hammering its sink; `restart-strategy.type` arrived in 1.17.
+        ("restart-strategy.type" if version.release >= (1, 17) else "restart-strategy"): "exponential-delay",
+    }

@@ -310,8 +310,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                 return job_id, None
             if not status.terminal:
                 return job_id, status
-        raise FlinkJobError(f"all {MAX_JOB_ID_ATTEMPTS} job ids of '{spec.job_name}' are taken by finished jobs "
-                            f"on {spec.rest_url}; restart the JobManager or change job_name")
+        raise FlinkJobError(f"all {MAX_JOB_ID_ATTEMPTS} job ids of '{spec.job_name}' are taken by finished "
+                            f"jobs on {spec.rest_url}; restart the JobManager or change job_name")
 
     @staticmethod
     def _check_slots(client: FlinkRestClient, spec: JobSpec, *, credit: int) -> None:
@@ -327,7 +327,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                 "or add TaskManagers/slots")
 
     @staticmethod
-    def _wait_healthy(client: FlinkRestClient, spec: JobSpec, job_id: str, restore_from: str | None) -> JobStatus:
+    def _wait_healthy(client: FlinkRestClient, spec: JobSpec, job_id: str,
+                      restore_from: str | None) -> JobStatus:
         """Until the job and all its tasks are RUNNING; a failure or restart in that window cancels it and
         fails with the root cause."""
         deadline = time.monotonic() + spec.start_deadline_seconds
@@ -397,8 +398,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                   mode: str) -> str | None:
         """Stop the running version; in savepoint mode return the savepoint to restore from."""
         if old is None:
-            _warn(f"job '{spec.job_name}' ({job_id}) is gone from {spec.rest_url}; submitting the new version "
-                  "without state")
+            _warn(f"job '{spec.job_name}' ({job_id}) is gone from {spec.rest_url}; submitting the new "
+                  "version without state")
             return None
         if old.terminal:
             # An update retried after a crash: the old job was already stopped; its savepoint is
@@ -409,11 +410,12 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
             return None
         try:
-            savepoint = client.stop_with_savepoint(job_id, spec.savepoint_dir, spec.savepoint_deadline_seconds)
+            savepoint = client.stop_with_savepoint(job_id, spec.savepoint_dir,
+                                                   spec.savepoint_deadline_seconds)
         except SavepointFailed as error:
             state = (client.job_or_none(job_id) or old).state
-            raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job {job_id} "
-                                f"keeps running (state {state}), nothing was changed") from None
+            raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job "
+                                f"{job_id} keeps running (state {state}), nothing was changed") from None
         client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
         return savepoint
 
@@ -469,6 +471,12 @@ class FlinkJobArgs:
     start_deadline_seconds: pulumi.Input[float] = DEFAULT_START_DEADLINE_S
     savepoint_deadline_seconds: pulumi.Input[float] = DEFAULT_SAVEPOINT_DEADLINE_S
 
+    def props(self, *, default_job_name: str) -> dict[str, Any]:
+        """The resource's input properties (snake_case keys, as the provider reads them)."""
+        props = {key: getattr(self, key) for key in INPUT_KEYS}
+        props["job_name"] = self.job_name or default_job_name
+        return props
+
 
 class FlinkJob(dynamic.Resource, module="flink", name="Job"):
     """A Flink job on a session cluster: `pulumi-python:dynamic/flink:Job`."""
@@ -486,23 +494,5 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
         if args.upgrade_mode == "savepoint" and args.savepoint_dir is None:
             pulumi.log.warn(f"FlinkJob {name}: upgrade mode savepoint without a savepoint directory; "
                             "upgrades and destroy will be stateless (the job's state is dropped)")
-        props: dict[str, Any] = {
-            "rest_url": args.rest_url,
-            "jar_path": args.jar_path,
-            "jar_sha256": args.jar_sha256,
-            "entry_class": args.entry_class,
-            "args": args.args,
-            "parallelism": args.parallelism,
-            "upgrade_mode": args.upgrade_mode,
-            "savepoint_dir": args.savepoint_dir,
-            "allow_non_restored_state": args.allow_non_restored_state,
-            "flink_configuration": args.flink_configuration,
-            "job_name": args.job_name or f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}",
-            "initial_savepoint_path": args.initial_savepoint_path,
-            "ui_url": args.ui_url,
-            "rest_deadline_seconds": args.rest_deadline_seconds,
-            "start_deadline_seconds": args.start_deadline_seconds,
-            "savepoint_deadline_seconds": args.savepoint_deadline_seconds,
-            **{key: None for key in OUTPUT_KEYS},
-        }
-        super().__init__(FlinkJobProvider(), name, props, opts)
+        props = args.props(default_job_name=f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}")
+        super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS}}, opts)

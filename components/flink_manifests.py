@@ -8,7 +8,7 @@ functions serve the component and the tests.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from components import flink_config
@@ -89,7 +89,11 @@ class PodSpecInput:
     secret_keys: Sequence[str]
     checksum: str
     pod_annotations: Deferred = None
-    service_account: str | None = None
+    service_account: Deferred = None
+    # Not secret, needed by the image itself (e.g. ENABLE_BUILT_IN_PLUGINS).
+    plain_env: Mapping[str, str] = field(default_factory=dict)
+    # Kubernetes HA: the JobManager advertises its pod IP instead of the Service name.
+    advertise_pod_ip: bool = False
 
 
 def _ports(spec: PodSpecInput) -> list[dict[str, Any]]:
@@ -135,10 +139,16 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     memory = flink_config.container_memory(flink_config.parse_memory(spec.process_memory))
     # Serverless pods are sized from these, so requests equal limits.
     resources = {"requests": {"cpu": spec.cpu, "memory": memory}, "limits": {"cpu": spec.cpu, "memory": memory}}
-    env = [
+    env: list[dict[str, Any]] = [
         {"name": key, "valueFrom": {"secretKeyRef": {"name": spec.secret_name, "key": key}}}
         for key in sorted(spec.secret_keys)
     ]
+    env += [{"name": key, "value": value} for key, value in sorted(spec.plain_env.items())]
+    args = [spec.component]
+    if spec.advertise_pod_ip:
+        env.append({"name": "POD_IP", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}}})
+        if spec.component == "jobmanager":
+            args.append("$(POD_IP)")
     pod_metadata: dict[str, Any] = {
         "labels": labels(spec.instance, spec.component, spec.version),
         # A new checksum rolls the pods: the tutorial's manual redeploy step, done by Kubernetes.
@@ -169,7 +179,7 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
             "name": spec.component,
             "image": spec.image,
             "imagePullPolicy": "IfNotPresent",
-            "args": [spec.component],
+            "args": args,
             "ports": _ports(spec),
             "env": env,
             "resources": resources,
@@ -190,6 +200,9 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     }
     if spec.service_account:
         pod_spec["serviceAccountName"] = spec.service_account
+    else:
+        # Flink talks to the Kubernetes API only for HA; without it the pods get no token.
+        pod_spec["automountServiceAccountToken"] = False
     return {
         "replicas": spec.replicas,
         "selector": {"matchLabels": selector_labels(spec.instance, spec.component)},
@@ -231,3 +244,15 @@ def query_state_service_spec(instance: str, service_type: str, node_port: int | 
     if service_type == "NodePort" and node_port is not None:
         port["nodePort"] = node_port
     return {"type": service_type, "selector": selector_labels(instance, "taskmanager"), "ports": [port]}
+
+
+# Kubernetes HA stores leader election and job metadata in ConfigMaps (a ConfigMap lock, no Leases).
+HA_RBAC_RULES = [
+    {"apiGroups": [""], "resources": ["configmaps"],
+     "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+]
+
+
+def flink_properties(options: Mapping[str, str]) -> str:
+    """The FLINK_PROPERTIES text the official image's entrypoint appends to the config file."""
+    return "".join(f"{key}: {value}\n" for key, value in sorted(options.items()))

@@ -96,8 +96,8 @@ def root_cause_of(stacktrace: str) -> str:
     """The deepest cause of a Java stack trace as 'ExceptionClass: message' (no frames)."""
     lines = stacktrace.replace("\r\n", "\n").split("\n")
     # Flink wraps server-side stacks as "<Exception on server side:\n…\nEnd of exception on server side>".
-    lines = [line for line in lines
-             if not line.startswith("<Exception on server side") and "End of exception on server side" not in line]
+    lines = [line for line in lines if not line.startswith("<Exception on server side")
+             and "End of exception on server side" not in line]
     blocks: list[list[str]] = []
     in_header = False
     for line in lines:
@@ -316,8 +316,8 @@ class FlinkRestClient:
             response = self.session.request(method, url, timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException as error:
             reason = _describe_exception(error)
-            raise FlinkUnavailable(f"Flink REST API at {self.base_url} did not answer {method} {path}: {reason}",
-                                   url=url, detail=reason) from None
+            raise FlinkUnavailable(f"Flink REST API at {self.base_url} did not answer {method} {path}: "
+                                   f"{reason}", url=url, detail=reason) from None
         if response.status_code not in tuple(ok):
             raise _http_error(self.base_url, method, path, response)
         return response
@@ -363,8 +363,9 @@ class FlinkRestClient:
                 last = str(error)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FlinkUnavailable(f"Flink REST API at {self.base_url} was not ready within {deadline_s:g}s; "
-                                       f"last answer: {last}", url=self.url("/overview"), detail=last)
+                raise FlinkUnavailable(f"Flink REST API at {self.base_url} was not ready within "
+                                       f"{deadline_s:g}s; last answer: {last}", url=self.url("/overview"),
+                                       detail=last)
             self._sleep(min(delay, remaining))
             delay = min(delay * 2, 5.0)
 
@@ -393,7 +394,8 @@ class FlinkRestClient:
             raise FlinkRestError(f"cannot read the job jar {path}: {error.strerror or error}") from None
         with handle:
             reader = _HashingReader(handle)
-            encoder = MultipartEncoder(fields={"jarfile": (upload_name, reader, "application/x-java-archive")})
+            part = (upload_name, reader, "application/x-java-archive")
+            encoder = MultipartEncoder(fields={"jarfile": part})
             body = self._json("POST", "/jars/upload", data=encoder, timeout=UPLOAD_TIMEOUT,
                               headers={"Content-Type": encoder.content_type})
         if body.get("status") != "success" or not body.get("filename"):
@@ -406,7 +408,8 @@ class FlinkRestClient:
         return JarUpload(jar_id=jar_id, bytes_sent=reader.bytes_read, reused=False)
 
     def ensure_jar(self, jar_path: str | os.PathLike[str], sha256: str) -> JarUpload:
-        """Reuse a jar already uploaded with this content (matched by the hash in its name), else upload it."""
+        """Reuse a jar already uploaded with this content (matched by the hash in its name), else
+        upload it."""
         if not _SHA256.match(sha256):
             raise FlinkRestError(f"'{sha256}' is not a sha256 hex digest")
         name = jar_upload_name(jar_path, sha256)
@@ -424,7 +427,8 @@ class FlinkRestClient:
                 configuration: Mapping[str, Any] | None = None) -> str:
         """POST /jars/{id}/run with everything in the JSON body (the query-parameter and `programArgs`
         string forms are gone in 2.x). Returns the job id."""
-        body: dict[str, Any] = {"programArgsList": list(args), "allowNonRestoredState": allow_non_restored_state}
+        body: dict[str, Any] = {"programArgsList": list(args),
+                                "allowNonRestoredState": allow_non_restored_state}
         if entry_class:
             body["entryClass"] = entry_class
         if parallelism:
@@ -487,7 +491,8 @@ class FlinkRestClient:
 
     def cancel(self, job_id: str) -> bool:
         """PATCH /jobs/{id}?mode=cancel. False when the job is already gone (404) or over (409)."""
-        response = self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"}, ok=(200, 202, 404, 409))
+        response = self._request("PATCH", f"/jobs/{job_id}", params={"mode": "cancel"},
+                                 ok=(200, 202, 404, 409))
         return response.status_code in (200, 202)
 
     def wait_for_terminal(self, job_id: str, deadline_s: float) -> JobStatus | None:
@@ -498,7 +503,8 @@ class FlinkRestClient:
             if status is None or status.terminal:
                 return status
             if time.monotonic() >= deadline:
-                raise FlinkRestError(f"job {job_id} did not stop within {deadline_s:g}s (state {status.state})")
+                raise FlinkRestError(f"job {job_id} did not stop within {deadline_s:g}s "
+                                     f"(state {status.state})")
             self._sleep(0.2)
 
     def trigger_stop(self, job_id: str, target_directory: str | None, *, drain: bool = False) -> str:
@@ -528,10 +534,12 @@ class FlinkRestClient:
             status, location, cause = self.savepoint_status(job_id, trigger)
             if status == "COMPLETED":
                 if cause or not location:
-                    raise SavepointFailed(f"the savepoint of job {job_id} failed: {cause or 'no location reported'}")
+                    raise SavepointFailed(f"the savepoint of job {job_id} failed: "
+                                          f"{cause or 'no location reported'}", detail=cause)
                 return str(location)
             if time.monotonic() >= deadline:
-                raise SavepointFailed(f"the savepoint of job {job_id} did not complete within {deadline_s:g}s")
+                raise SavepointFailed(f"the savepoint of job {job_id} did not complete within "
+                                      f"{deadline_s:g}s")
             self._sleep(delay)
             delay = min(delay * 1.5, 1.0)
 

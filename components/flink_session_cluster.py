@@ -41,7 +41,15 @@ class FlinkSessionClusterArgs:
     query_state_node_port: int | None = 30025
     pod_annotations: pulumi.Input[Mapping[str, str]] | None = None
     create_namespace: bool = True
+    # Runs the pods as this ServiceAccount (HA creates its own); none: no API token is mounted.
     service_account: str | None = None
+    # Durable base URI for checkpoints, savepoints and HA metadata (oss://, s3://, hdfs://, file://).
+    state_location: str | None = None
+    high_availability: bool = False
+    ha_cluster_id: str = "flink-hologres"
+    # Flink options that must stay secret (file-system credentials): they reach the pods through the
+    # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
+    secret_flink_options: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -54,6 +62,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
     total_slots: pulumi.Output[int]
     config_files: pulumi.Output[Mapping[str, str]]
     config_checksum: pulumi.Output[str]
+    savepoint_dir: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: FlinkSessionClusterArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -61,6 +70,9 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
         version = args.version
+        state = flink_config.StateLocation(args.state_location) if args.state_location else None
+        plugin = flink_config.filesystem_plugin_jar(state.scheme, version) if state else None
+        plain_env = {"ENABLE_BUILT_IN_PLUGINS": plugin} if plugin else {}
 
         config_files = flink_config.render_config_files(flink_config.SessionClusterConfig(
             version=version,
@@ -71,9 +83,16 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             taskmanager_process_memory=args.taskmanager_memory,
             default_parallelism=args.default_parallelism,
             extra=args.flink_config,
+            state=state,
+            high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
         ))
         config_file_name = flink_config.config_file_name(version)
-        secret_keys = sorted(args.secret_env)
+        secret_values: dict[str, pulumi.Input[str]] = dict(args.secret_env)
+        if args.secret_flink_options:
+            secret_values["FLINK_PROPERTIES"] = pulumi.Output.all(
+                **{key: pulumi.Output.from_input(value) for key, value in args.secret_flink_options.items()}
+            ).apply(flink_manifests.flink_properties)
+        secret_keys = sorted(secret_values)
         checksum = flink_config.config_checksum(config_files, secret_keys)
 
         def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
@@ -106,11 +125,19 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             f"{name}-env",
             metadata=metadata(None, "env"),
             type="Opaque",
-            string_data={key: pulumi.Output.secret(value) for key, value in args.secret_env.items()},
+            string_data={key: pulumi.Output.secret(value) for key, value in secret_values.items()},
             opts=child,
         )
         config_map_name = config_map.metadata.apply(lambda m: m.name)
         secret_name = secret.metadata.apply(lambda m: m.name)
+
+        service_account: pulumi.Input[str] | None = args.service_account
+        pod_dependencies: list[pulumi.Resource] = []
+        if args.high_availability:
+            if state is None:
+                raise ValueError("high availability needs a state location for its metadata")
+            pod_dependencies = self._ha_identity(name, metadata)
+            service_account = pod_dependencies[0].metadata.apply(lambda m: m.name)  # type: ignore[attr-defined]
 
         def deployment(component: str, replicas: int, memory: str, cpu: str,
                        deployment_name: str) -> k8s.apps.v1.Deployment:
@@ -119,10 +146,13 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 process_memory=memory, cpu=cpu, config_map_name=config_map_name,
                 config_file_name=config_file_name, secret_name=secret_name, secret_keys=secret_keys,
                 checksum=checksum, pod_annotations=args.pod_annotations,
-                service_account=args.service_account,
+                service_account=service_account, plain_env=plain_env,
+                advertise_pod_ip=args.high_availability,
             ))
+            # The JobManager must find its RBAC in place, or HA leader election fails at start.
             return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
-                                          spec=spec, opts=child)
+                                          spec=spec, opts=pulumi.ResourceOptions(parent=self,
+                                                                                 depends_on=pod_dependencies))
 
         jobmanager = deployment("jobmanager", 1, args.jobmanager_memory, args.jobmanager_cpu, names.jobmanager)
         deployment("taskmanager", args.task_managers, args.taskmanager_memory, args.taskmanager_cpu,
@@ -159,6 +189,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.total_slots = pulumi.Output.from_input(args.task_managers * args.task_slots)
         self.config_files = pulumi.Output.from_input(config_files)
         self.config_checksum = pulumi.Output.from_input(checksum)
+        self.savepoint_dir = pulumi.Output.from_input(state.savepoints if state else None)
         self.jobmanager = jobmanager
         self.register_outputs({
             "namespace": self.namespace,
@@ -167,4 +198,24 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             "restUrl": self.rest_url,
             "totalSlots": self.total_slots,
             "configChecksum": self.config_checksum,
+            "savepointDir": self.savepoint_dir,
         })
+
+    def _ha_identity(self, name: str, metadata: Any) -> list[pulumi.Resource]:
+        """ServiceAccount + Role + RoleBinding for Kubernetes HA: ConfigMaps in this namespace only."""
+        child = pulumi.ResourceOptions(parent=self)
+        account_name = f"{name}-flink"
+        account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=metadata(account_name, "rbac"),
+                                             opts=child)
+        role = k8s.rbac.v1.Role(f"{name}-ha-role", metadata=metadata(f"{name}-flink-ha", "rbac"),
+                                rules=flink_manifests.HA_RBAC_RULES, opts=child)
+        binding = k8s.rbac.v1.RoleBinding(
+            f"{name}-ha-role-binding",
+            metadata=metadata(f"{name}-flink-ha", "rbac"),
+            role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                      "name": role.metadata.apply(lambda m: m.name)},
+            subjects=[{"kind": "ServiceAccount", "name": account_name,
+                       "namespace": metadata(None, "rbac")["namespace"]}],
+            opts=child,
+        )
+        return [account, role, binding]

@@ -14,7 +14,7 @@ Wire format (the dynamic resource's properties, camelCase like every Pulumi stat
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -246,22 +246,26 @@ def spec_to_props(spec: TableSpec) -> dict[str, Any]:
     }
 
 
+def hologres_properties(props: Mapping[str, Any]) -> HologresProperties:
+    """HologresProperties from normalized wire-format ``properties`` (by Hologres name)."""
+    return HologresProperties(**{PROPERTY_FIELDS[k][0]: tuple(v) if isinstance(v, list) else v
+                                 for k, v in props.items() if k in PROPERTY_FIELDS})
+
+
 def spec_from_props(props: Mapping[str, Any]) -> TableSpec:
     """A spec from (checked) wire-format properties."""
-    hologres = {PROPERTY_FIELDS[k][0]: tuple(v) if isinstance(v, list) else v
-                for k, v in (props.get(PROPERTIES) or {}).items() if k in PROPERTY_FIELDS}
     return TableSpec(
         schema=props[SCHEMA],
         name=props[TABLE],
         columns=tuple(Column(c["name"], c["type"], bool(c.get("nullable", True))) for c in props[COLUMNS]),
         primary_key=tuple(props.get(PRIMARY_KEY) or ()),
-        properties=HologresProperties(**hologres),
+        properties=hologres_properties(props.get(PROPERTIES) or {}),
     )
 
 
 def set_properties(spec: TableSpec) -> dict[str, Any]:
     """The Hologres properties a spec sets, by Hologres name."""
-    return {k: v for k, v in spec_to_props(spec)[PROPERTIES].items()}
+    return dict(spec_to_props(spec)[PROPERTIES])
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -331,7 +335,9 @@ def _check_columns(out: dict[str, Any], problems: list[Problem], is_unknown: Cal
             elif known is not None and name in known:
                 problems.append((f"{path}.name", f"duplicate column {name!r}"))
             try:
-                column["type"] = canonical_type(declared) if isinstance(declared, str) else canonical_type("")
+                if not isinstance(declared, str):
+                    raise ValueError("must be a type name such as BIGINT, TEXT or NUMERIC(38,2)")
+                column["type"] = canonical_type(declared)
             except ValueError as err:
                 problems.append((f"{path}.type", str(err)))
             if known is not None and isinstance(name, str):
@@ -422,12 +428,13 @@ def _normalize_property(key: str, kind: str, value: Any, columns: dict[str, str]
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError("must be a positive number of seconds")
         return value
-    entries = value.split(",") if isinstance(value, str) else value
+    # Hologres' own spelling "a, b" is accepted too; a list keeps names exactly as given.
+    entries = [e.strip() for e in value.split(",")] if isinstance(value, str) else value
     if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
         raise ValueError("must be a non-empty list of column names")
     result = []
     for entry in entries:
-        name, _, suffix = entry.strip().partition(":") if key != "distribution_key" else (entry, "", "")
+        name, _, suffix = entry.partition(":")
         allowed = _SUFFIXES[key]
         if suffix and suffix.lower() not in allowed:
             raise ValueError(f"{entry!r}: the suffix must be one of {', '.join(allowed) or '(none)'}")
@@ -596,6 +603,3 @@ def hologres_only(spec: TableSpec) -> list[str]:
     """The properties a plain PostgreSQL cannot apply (all of them): reported, never silently lost."""
     return list(set_properties(spec))
 
-
-def unknown_free(values: Sequence[Any], is_unknown: Callable[[Any], bool]) -> bool:
-    return not any(is_unknown(v) for v in values)

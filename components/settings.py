@@ -391,6 +391,9 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     vpc_cidr = read.text("vpcCidr", "192.168.0.0/16") or "192.168.0.0/16"
     vswitch_cidr = read.text("vswitchCidr", "192.168.0.0/24") or "192.168.0.0/24"
     vpc_net = _cidr("vpcCidr", vpc_cidr, "pulumi config set vpcCidr 192.168.0.0/16")
+    if vpc_net.version != 4:
+        raise ConfigError("vpcCidr", f"{vpc_cidr} is IPv6; a VPC's primary CIDR is IPv4",
+                          "pulumi config set vpcCidr 192.168.0.0/16")
     vsw_net = _cidr("vswitchCidr", vswitch_cidr, "pulumi config set vswitchCidr 192.168.0.0/24")
     if not vpc_id and (vsw_net.version != vpc_net.version or not vsw_net.subnet_of(vpc_net)):  # type: ignore[arg-type]
         first_subnet = next(vpc_net.subnets(new_prefix=max(vpc_net.prefixlen, 24)))
@@ -401,6 +404,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     for index, cidr in enumerate(allowed):
         key = f"uiAllowedCidrs[{index}]"
         network = _cidr(key, cidr, f"pulumi config set --path '{key}' 203.0.113.0/24")
+        if network.version != 4 and str(network) not in _ALLOW_ANYONE:
+            raise ConfigError(key, f"{cidr} is IPv6, but the SLB and its ACL are IPv4", "list IPv4 ranges only")
         if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
             raise ConfigError(key, f"{cidr} opens Flink's REST API to the whole internet; it has no "
                               "authentication and anyone who reaches it can run code",
@@ -408,6 +413,10 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     if ui_access == "internet" and not allowed:
         raise ConfigError("uiAllowedCidrs", "uiAccess internet needs an allowlist (Flink's REST API has no "
                           "authentication)", "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
+    eci_use_specs = read.string_list("eciUseSpecs", "[0]' ecs.c6.large")
+    if eci_use_specs and profile == "Acs":
+        raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
+                          "requests/limits", "pulumi config rm eciUseSpecs")
     return AlicloudSettings(
         cluster_profile=profile,  # type: ignore[arg-type]
         vpc_cidr=vpc_cidr,
@@ -420,7 +429,7 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
         ui_access=ui_access,  # type: ignore[arg-type]
         ui_allowed_cidrs=allowed,
         image_registry_mirror=read.text("imageRegistryMirror"),
-        eci_use_specs=read.string_list("eciUseSpecs", "[0]' ecs.c6.large"),
+        eci_use_specs=eci_use_specs,
     )
 
 

@@ -52,8 +52,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 # --- the child: one scenario under the mocks -------------------------------------------------------
 
-_ID_PREFIX = {NETWORK: "vpc-bp1", VSWITCH: "vsw-bp1", NAT: "ngw-bp1", EIP: "eip-bp1", SNAT: "snat-",
-              CLUSTER: "c5e2a1", SLB: "lb-bp1", ACL: "acl-bp1"}
+from tests.harness import alicloud_mocks  # noqa: E402
 
 
 def _child(scenario: dict[str, Any]) -> dict[str, Any]:
@@ -77,39 +76,14 @@ def _child(scenario: dict[str, Any]) -> dict[str, Any]:
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            state = dict(args.inputs)
-            resource_id = f"{_ID_PREFIX.get(args.typ, '')}{args.name}"
-            if args.typ == NAT:
-                state["snatTableIds"] = "stb-bp1snat"
-            elif args.typ == EIP:
-                state["ipAddress"] = "47.96.10.20"
-            elif args.typ == SLB:
-                internet = args.inputs["addressType"] == "internet"
-                state["address"] = "47.96.30.40" if internet else "192.168.0.77"
-            elif args.typ == CLUSTER:
-                state |= {"vpcId": "vpc-from-vswitch", "securityGroupId": "sg-bp1ack",
-                          "name": "flink-hologres-dev-x"}
-            return resource_id, state
+            return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
             calls.append({"token": args.token, "args": visible(args.args)})
-            if args.token == ZONES_INVOKE:
-                return {"id": "cn-hangzhou", "ids": ["cn-hangzhou-k", "cn-hangzhou-j"],
-                        "zones": [{"zoneId": "cn-hangzhou-k", "localName": "Hangzhou Zone K"},
-                                  {"zoneId": "cn-hangzhou-j", "localName": "Hangzhou Zone J"}]}
-            if args.token == CREDENTIAL_INVOKE:
-                cluster_id = args.args["clusterId"]
-                kubeconfig = (
-                    "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://47.96.50.60:6443\n"
-                    f"    certificate-authority-data: LS0tLS1CRUdJTg==\n  name: kubernetes\ncontexts:\n"
-                    f"- context:\n    cluster: kubernetes\n    user: '2088'\n  name: 2088-{cluster_id}\n"
-                    f"current-context: 2088-{cluster_id}\nusers:\n- name: '2088'\n  user:\n"
-                    "    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTg==\n")
-                return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",
-                        "kubeConfig": kubeconfig, "expiration": "2028-07-01T00:00:00Z",
-                        "certificateAuthorities": [
-                            {"clientCert": "LS0t", "clientKey": "LS0t", "clusterCert": "LS0t"}]}
-            raise AssertionError(f"unexpected invoke {args.token}")
+            answer = alicloud_mocks.call(args.token, args.args)
+            if answer is None:
+                raise AssertionError(f"unexpected invoke {args.token}")
+            return answer
 
     class Monitor(MockMonitor):
         """Also records what MockResourceArgs leaves out: parent and explicit/implicit dependencies."""
@@ -196,7 +170,7 @@ class Graph:
         return self.outputs[attr]["value"]
 
     def mock_id(self, type_: str) -> str:
-        return f"{_ID_PREFIX[type_]}{self.one(type_)['name']}"
+        return f"{alicloud_mocks.ID_PREFIX[type_]}{self.one(type_)['name']}"
 
 
 @pytest.fixture(params=list(SCENARIOS))
@@ -408,7 +382,8 @@ def test_pure_helpers() -> None:
     assert ac.mirror_image("flink:1.20-java17", None) == "flink:1.20-java17"
     assert ac.mirror_image("apache/flink:1.20-java17", "registry-vpc.cn-hangzhou.aliyuncs.com/team/") == (
         "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20-java17")
-    assert ac.pod_annotations("Acs", []) == {} and ac.pod_annotations("Serverless", []) == {}
+    assert ac.pod_annotations([]) == {}
+    assert ac.pod_annotations(["ecs.c6.large"]) == {"k8s.aliyun.com/eci-use-specs": "ecs.c6.large"}
 
 
 @pytest.mark.parametrize(("overrides", "key"), [

@@ -58,7 +58,8 @@ def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES) -> Path:
             raise RuntimeError(f"javac failed for {root}:\n{result.stdout}{result.stderr}")
         staging = Path(work) / "job.jar"
         with zipfile.ZipFile(staging, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: flink-hologres tests\r\n\r\n")
+            manifest = "Manifest-Version: 1.0\r\nCreated-By: flink-hologres tests\r\n\r\n"
+            archive.writestr("META-INF/MANIFEST.MF", manifest)
             for path in sorted(classes.rglob("*.class")):
                 archive.write(path, str(path.relative_to(classes)))
         # Atomic, so a concurrent run never sees half a jar.

@@ -9,6 +9,9 @@ import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
@@ -21,7 +24,9 @@ import org.apache.flink.util.Collector;
  * under the output directory, flushed at once, so a test can prove that an upgrade from a savepoint
  * continues both the sequence and every key's count with no gap and no repeat.
  *
- * <p>Arguments: OUTPUT_DIR LABEL [KEYS=4] [DELAY_MS=2]. Only APIs common to Flink 1.18 … 2.x.
+ * <p>Arguments: OUTPUT_DIR LABEL [KEYS=4] [DELAY_MS=2] [INIT_DELAY_MS=0]. INIT_DELAY_MS keeps the
+ * throttle's tasks INITIALIZING that long, i.e. the job is submitted but not yet all RUNNING: a window
+ * in which a test can crash the deploying process. Only APIs common to Flink 1.18 … 2.x.
  */
 public final class CountingJob {
 
@@ -33,6 +38,7 @@ public final class CountingJob {
         final String label = args[1];
         final int keys = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         final long delayMs = args.length > 3 ? Long.parseLong(args[3]) : 2L;
+        final long initDelayMs = args.length > 4 ? Long.parseLong(args[4]) : 0L;
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.fromSequence(0, Long.MAX_VALUE)
@@ -41,7 +47,7 @@ public final class CountingJob {
                 .name("sequence")
                 // Throttled next to the source (chained, same thread), so no backlog builds up in
                 // network buffers and a savepoint barrier is never stuck behind thousands of records.
-                .map(new Throttle(delayMs))
+                .map(new Throttle(delayMs, initDelayMs))
                 .setParallelism(1)
                 .uid("throttle")
                 .name("throttle")
@@ -54,12 +60,25 @@ public final class CountingJob {
         env.execute("counting-job " + label);
     }
 
-    static final class Throttle implements MapFunction<Long, Long> {
+    static final class Throttle implements MapFunction<Long, Long>, CheckpointedFunction {
         private final long delayMs;
+        private final long initDelayMs;
 
-        Throttle(long delayMs) {
+        Throttle(long delayMs, long initDelayMs) {
             this.delayMs = delayMs;
+            this.initDelayMs = initDelayMs;
         }
+
+        @Override
+        public void initializeState(FunctionInitializationContext context) throws Exception {
+            // Runs while the task is INITIALIZING (same interface in 1.18 and 2.x, unlike open()).
+            if (initDelayMs > 0) {
+                Thread.sleep(initDelayMs);
+            }
+        }
+
+        @Override
+        public void snapshotState(FunctionSnapshotContext context) {}
 
         @Override
         public Long map(Long value) throws Exception {

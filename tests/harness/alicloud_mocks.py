@@ -1,0 +1,61 @@
+"""What the Alibaba Cloud provider would answer, for the Pulumi SDK mocks: resource ids and the
+computed properties the program reads (addresses, SNAT table), and the invokes it makes (zones,
+cluster credential). Shapes follow pulumi-alicloud 4.x."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NETWORK = "alicloud:vpc/network:Network"
+VSWITCH = "alicloud:vpc/switch:Switch"
+NAT = "alicloud:vpc/natGateway:NatGateway"
+EIP = "alicloud:ecs/eipAddress:EipAddress"
+SNAT = "alicloud:vpc/snatEntry:SnatEntry"
+CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
+SLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
+ACL = "alicloud:slb/acl:Acl"
+ZONES_INVOKE = "alicloud:vpc/getEnhancedNatAvailableZones:getEnhancedNatAvailableZones"
+CREDENTIAL_INVOKE = "alicloud:cs/getClusterCredential:getClusterCredential"
+
+ID_PREFIX = {NETWORK: "vpc-bp1", VSWITCH: "vsw-bp1", NAT: "ngw-bp1", EIP: "eip-bp1", SNAT: "snat-",
+             CLUSTER: "c5e2a1", SLB: "lb-bp1", ACL: "acl-bp1"}
+INTERNET_SLB_ADDRESS = "47.96.30.40"
+INTRANET_SLB_ADDRESS = "192.168.0.77"
+
+
+def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    state = dict(inputs)
+    if typ == NAT:
+        state["snatTableIds"] = "stb-bp1snat"
+    elif typ == EIP:
+        state["ipAddress"] = "47.96.10.20"
+    elif typ == SLB:
+        internet = inputs.get("addressType") == "internet"
+        state["address"] = INTERNET_SLB_ADDRESS if internet else INTRANET_SLB_ADDRESS
+    elif typ == CLUSTER:
+        state |= {"vpcId": "vpc-from-vswitch", "securityGroupId": "sg-bp1ack", "name": "flink-hologres-dev-x"}
+    return f"{ID_PREFIX.get(typ, '')}{name}", state
+
+
+def kubeconfig_for(cluster_id: str) -> str:
+    return (
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://47.96.50.60:6443\n"
+        "    certificate-authority-data: LS0tLS1CRUdJTg==\n  name: kubernetes\ncontexts:\n"
+        f"- context:\n    cluster: kubernetes\n    user: '2088'\n  name: 2088-{cluster_id}\n"
+        f"current-context: 2088-{cluster_id}\nusers:\n- name: '2088'\n  user:\n"
+        "    client-certificate-data: LS0tLS1CRUdJTg==\n    client-key-data: LS0tLS1CRUdJTg==\n"
+    )
+
+
+def call(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
+    """The invoke's answer, or None for a token this module does not know."""
+    if token == ZONES_INVOKE:
+        return {"id": "cn-hangzhou", "ids": ["cn-hangzhou-k", "cn-hangzhou-j"],
+                "zones": [{"zoneId": "cn-hangzhou-k", "localName": "Hangzhou Zone K"},
+                          {"zoneId": "cn-hangzhou-j", "localName": "Hangzhou Zone J"}]}
+    if token == CREDENTIAL_INVOKE:
+        cluster_id = args["clusterId"]
+        return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",
+                "kubeConfig": kubeconfig_for(cluster_id), "expiration": "2028-07-01T00:00:00Z",
+                "certificateAuthorities": [{"clientCert": "LS0t", "clientKey": "LS0t", "clusterCert": "LS0t"}]}
+    return None
