@@ -303,9 +303,10 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     @staticmethod
     def _find_job(client: FlinkRestClient, spec: JobSpec) -> tuple[str, JobStatus | None]:
         """The first derived job id that is free or still active (then it is ours, from a crashed try)."""
+        known = client.jobs()
         for attempt in range(MAX_JOB_ID_ATTEMPTS):
             job_id = spec.job_id(attempt)
-            status = client.job_or_none(job_id)
+            status = known.get(job_id)
             if status is None:
                 return job_id, None
             if not status.terminal:
@@ -330,27 +331,44 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     def _wait_healthy(client: FlinkRestClient, spec: JobSpec, job_id: str,
                       restore_from: str | None) -> JobStatus:
         """Until the job and all its tasks are RUNNING; a failure or restart in that window cancels it and
-        fails with the root cause."""
+        fails with the root cause. Polls the live job overview; the exception history (cached by Flink
+        for up to 3 s) is consulted once a second and before declaring success."""
         deadline = time.monotonic() + spec.start_deadline_seconds
         restore = f"; restore from savepoint {restore_from}" if restore_from else ""
+        next_history_check = 0.0
         while True:
-            status = client.job_or_none(job_id)
+            status = client.job_summary(job_id)
             if status is None:
                 raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) vanished from {spec.rest_url} while "
                                     f"starting{restore}")
-            cause = client.root_cause(job_id) if status.state != "FINISHED" else None
-            if cause or status.has_restarted or (status.terminal and status.state != "FINISHED"):
+            now = time.monotonic()
+            cause = None
+            if status.failing or status.all_tasks_running or now >= next_history_check:
+                cause = client.root_cause(job_id)
+                next_history_check = now + 1.0
+            if status.failing or cause:
                 client.cancel(job_id)
-                raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) failed while starting: "
-                                    f"{cause or 'state ' + status.state}{restore}")
+                cause = cause or FlinkJobProvider._await_root_cause(client, job_id) or f"state {status.state}"
+                raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) failed while starting: {cause}{restore}")
             if status.all_tasks_running or status.state == "FINISHED":
                 return status
-            if time.monotonic() >= deadline:
+            if now >= deadline:
+                detail = (client.job_or_none(job_id) or status).describe_tasks()
                 client.cancel(job_id)
                 raise FlinkJobError(f"job '{spec.job_name}' ({job_id}) was not running within "
-                                    f"{spec.start_deadline_seconds:g}s (job {status.state}; "
-                                    f"{status.describe_tasks()}){restore}")
+                                    f"{spec.start_deadline_seconds:g}s (job {status.state}; {detail}){restore}")
             time.sleep(POLL_INTERVAL_S)
+
+    @staticmethod
+    def _await_root_cause(client: FlinkRestClient, job_id: str, wait_s: float = 5.0) -> str | None:
+        """The exception history lags the job state by up to Flink's cache interval."""
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            cause = client.root_cause(job_id)
+            if cause:
+                return cause
+            time.sleep(0.25)
+        return None
 
     # -- read -----------------------------------------------------------------------------------
 
@@ -359,7 +377,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         spec = spec_from(props)
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
-            status = client.job_or_none(id_)
+            status = client.job_summary(id_)
             if status is None or status.terminal:
                 # Ended, or forgotten by a JobManager restarted without HA: missing, so `up` resubmits.
                 return dynamic.ReadResult("", {})
@@ -413,7 +431,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             savepoint = client.stop_with_savepoint(job_id, spec.savepoint_dir,
                                                    spec.savepoint_deadline_seconds)
         except SavepointFailed as error:
-            state = (client.job_or_none(job_id) or old).state
+            state = (client.job_summary(job_id) or old).state
             raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job "
                                 f"{job_id} keeps running (state {state}), nothing was changed") from None
         client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
@@ -426,14 +444,14 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         spec = spec_from(props)
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
-            status = client.job_or_none(id_)
+            status = client.job_summary(id_)
             if status is None or status.terminal:
                 return  # already gone: nothing to stop
             if spec.effective_upgrade_mode == "savepoint":
                 try:
                     client.stop_with_savepoint(id_, spec.savepoint_dir, spec.savepoint_deadline_seconds)
                 except SavepointFailed as error:
-                    now = client.job_or_none(id_)
+                    now = client.job_summary(id_)
                     if now is None or now.terminal:
                         return  # it ended on its own meanwhile
                     raise FlinkJobError(f"the final savepoint of job '{spec.job_name}' ({id_}) failed: "

@@ -87,7 +87,7 @@ class PodSpecInput:
     config_file_name: str
     secret_name: Deferred
     secret_keys: Sequence[str]
-    checksum: str
+    checksum: Deferred
     pod_annotations: Deferred = None
     service_account: Deferred = None
     # Not secret, needed by the image itself (e.g. ENABLE_BUILT_IN_PLUGINS).
@@ -210,11 +210,13 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     }
 
 
-def _merge_annotations(extra: Deferred, checksum: str) -> Deferred:
+def _merge_annotations(extra: Deferred, checksum: Deferred) -> Deferred:
     """Cloud pod annotations (maybe a pulumi Output) plus our checksum."""
     if isinstance(extra, Mapping):
         return {**extra, "checksum/config": checksum}
-    return extra.apply(lambda values: {**(values or {}), "checksum/config": checksum})
+    # Both may be deploy-time values: combine them once both are known.
+    return type(extra).all(extra, checksum).apply(
+        lambda values: {**(values[0] or {}), "checksum/config": values[1]})
 
 
 def jobmanager_service_spec(instance: str) -> dict[str, Any]:

@@ -152,6 +152,16 @@ class Overview:
         return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
+def _task_counts(raw: Mapping[str, Any] | None) -> dict[str, int]:
+    """Non-zero task counts by state, upper-case (/jobs/overview writes them lower-case, with a total)."""
+    return {str(state).upper(): int(n) for state, n in (raw or {}).items()
+            if str(state).lower() != "total" and int(n or 0)}
+
+
+def _tasks_healthy(counts: Mapping[str, int]) -> bool:
+    return bool(counts) and all(state in HEALTHY_TASK_STATES for state in counts)
+
+
 @dataclass(frozen=True)
 class VertexStatus:
     name: str
@@ -161,21 +171,26 @@ class VertexStatus:
 
     @property
     def healthy(self) -> bool:
-        counts = {state: n for state, n in self.tasks.items() if n}
-        return bool(counts) and all(state in HEALTHY_TASK_STATES for state in counts)
+        return _tasks_healthy(self.tasks)
 
     def describe(self) -> str:
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.tasks.items()) if n)
+        counts = ", ".join(f"{n} {state}" for state, n in sorted(self.tasks.items()))
         return f"{self.name}: {counts or self.status}"
 
 
 @dataclass(frozen=True)
 class JobStatus:
+    """A job as `/jobs/{id}` (with vertices and timestamps) or `/jobs/overview` (counts only) shows it.
+
+    `/jobs/{id}` is served from an execution-graph cache that may be up to `web.refresh-interval`
+    (3 s) old; `/jobs/overview` asks the JobMasters live, so waiting loops poll that."""
+
     job_id: str
     name: str
     state: str
     start_time: int
-    timestamps: Mapping[str, int]
+    tasks: Mapping[str, int]  # job-wide task counts by state
+    timestamps: Mapping[str, int] = field(default_factory=dict)
     vertices: tuple[VertexStatus, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -185,7 +200,7 @@ class JobStatus:
                 name=str(v.get("name", v.get("id", "?"))),
                 status=str(v.get("status", "")),
                 parallelism=int(v.get("parallelism", 0)),
-                tasks={str(k): int(n) for k, n in (v.get("tasks") or {}).items()},
+                tasks=_task_counts(v.get("tasks")),
             )
             for v in body.get("vertices") or ()
         )
@@ -194,8 +209,19 @@ class JobStatus:
             name=str(body.get("name", "")),
             state=str(body.get("state", "")),
             start_time=int(body.get("start-time", 0) or 0),
+            tasks=_task_counts(body.get("status-counts")),
             timestamps={str(k): int(v or 0) for k, v in (body.get("timestamps") or {}).items()},
             vertices=vertices,
+        )
+
+    @classmethod
+    def from_overview(cls, entry: Mapping[str, Any]) -> JobStatus:
+        return cls(
+            job_id=str(entry.get("jid", "")),
+            name=str(entry.get("name", "")),
+            state=str(entry.get("state", "")),
+            start_time=int(entry.get("start-time", 0) or 0),
+            tasks=_task_counts(entry.get("tasks")),
         )
 
     @property
@@ -203,14 +229,17 @@ class JobStatus:
         return self.state in TERMINAL_STATES
 
     @property
+    def failing(self) -> bool:
+        return self.state in ("FAILING", "RESTARTING") or (self.terminal and self.state != "FINISHED")
+
+    @property
     def all_tasks_running(self) -> bool:
-        return self.state == "RUNNING" and bool(self.vertices) and all(v.healthy for v in self.vertices)
+        return self.state == "RUNNING" and _tasks_healthy(self.tasks)
 
     @property
     def has_restarted(self) -> bool:
         """Flink records when a job last entered each state; any RESTARTING/FAILING means a failure."""
-        return self.state in ("RESTARTING", "FAILING") or any(
-            self.timestamps.get(state, 0) > 0 for state in ("RESTARTING", "FAILING"))
+        return self.failing or any(self.timestamps.get(state, 0) > 0 for state in ("RESTARTING", "FAILING"))
 
     @property
     def slots_used(self) -> int:
@@ -218,7 +247,9 @@ class JobStatus:
         return max((v.parallelism for v in self.vertices), default=0)
 
     def describe_tasks(self) -> str:
-        return "; ".join(v.describe() for v in self.vertices if not v.healthy) or "no tasks yet"
+        if self.vertices:
+            return "; ".join(v.describe() for v in self.vertices if not v.healthy) or "all tasks running"
+        return ", ".join(f"{n} {state}" for state, n in sorted(self.tasks.items())) or "no tasks yet"
 
 
 @dataclass(frozen=True)
@@ -459,6 +490,15 @@ class FlinkRestClient:
         except JobNotFound:
             return None
 
+    def jobs(self) -> dict[str, JobStatus]:
+        """Every job the JobManager knows (running and archived), live from GET /jobs/overview."""
+        return {str(entry["jid"]): JobStatus.from_overview(entry)
+                for entry in self._json("GET", "/jobs/overview").get("jobs") or ()}
+
+    def job_summary(self, job_id: str) -> JobStatus | None:
+        """State and task counts of one job, live (no execution-graph cache); None if unknown."""
+        return self.jobs().get(job_id)
+
     def root_cause(self, job_id: str) -> str | None:
         """The newest failure of a job as 'ExceptionClass: message', or None if it never failed.
 
@@ -499,13 +539,13 @@ class FlinkRestClient:
         """Wait until the job reaches a terminal state (None if it vanished)."""
         deadline = time.monotonic() + deadline_s
         while True:
-            status = self.job_or_none(job_id)
+            status = self.job_summary(job_id)
             if status is None or status.terminal:
                 return status
             if time.monotonic() >= deadline:
                 raise FlinkRestError(f"job {job_id} did not stop within {deadline_s:g}s "
                                      f"(state {status.state})")
-            self._sleep(0.2)
+            self._sleep(0.1)
 
     def trigger_stop(self, job_id: str, target_directory: str | None, *, drain: bool = False) -> str:
         body: dict[str, Any] = {"drain": drain}

@@ -32,7 +32,7 @@ class FlinkSessionClusterArgs:
     taskmanager_memory: str = "1728m"
     jobmanager_cpu: str = "1"
     taskmanager_cpu: str = "1"
-    flink_config: Mapping[str, Any] = field(default_factory=dict)
+    flink_config: pulumi.Input[Mapping[str, Any]] = field(default_factory=dict)
     # Env var name → value. Every value goes into the Secret; pods read them via secretKeyRef.
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     rest_service_type: ServiceType = "ClusterIP"
@@ -43,13 +43,15 @@ class FlinkSessionClusterArgs:
     create_namespace: bool = True
     # Runs the pods as this ServiceAccount (HA creates its own); none: no API token is mounted.
     service_account: str | None = None
-    # Durable base URI for checkpoints, savepoints and HA metadata (oss://, s3://, hdfs://, file://).
-    state_location: str | None = None
+    # Durable base URI for checkpoints, savepoints and HA metadata (oss://, s3://, hdfs://, file://),
+    # and its scheme, which decides the file-system plugin (known before the URI when a bucket is new).
+    state_location: pulumi.Input[str] | None = None
+    state_scheme: str | None = None
     high_availability: bool = False
     ha_cluster_id: str = "flink-hologres"
     # Flink options that must stay secret (file-system credentials): they reach the pods through the
     # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
-    secret_flink_options: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -70,30 +72,36 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
         version = args.version
-        state = flink_config.StateLocation(args.state_location) if args.state_location else None
-        plugin = flink_config.filesystem_plugin_jar(state.scheme, version) if state else None
+        plugin = flink_config.filesystem_plugin_jar(args.state_scheme, version) if args.state_scheme else None
         plain_env = {"ENABLE_BUILT_IN_PLUGINS": plugin} if plugin else {}
 
-        config_files = flink_config.render_config_files(flink_config.SessionClusterConfig(
-            version=version,
-            java_version=args.java_version,
-            jobmanager_address=names.jobmanager,
-            task_slots=args.task_slots,
-            jobmanager_process_memory=args.jobmanager_memory,
-            taskmanager_process_memory=args.taskmanager_memory,
-            default_parallelism=args.default_parallelism,
-            extra=args.flink_config,
-            state=state,
-            high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
-        ))
+        def render(values: dict[str, Any]) -> dict[str, str]:
+            location = values["state_location"]
+            return flink_config.render_config_files(flink_config.SessionClusterConfig(
+                version=version,
+                java_version=args.java_version,
+                jobmanager_address=names.jobmanager,
+                task_slots=args.task_slots,
+                jobmanager_process_memory=args.jobmanager_memory,
+                taskmanager_process_memory=args.taskmanager_memory,
+                default_parallelism=args.default_parallelism,
+                extra=values["extra"] or {},
+                state=flink_config.StateLocation(location) if location else None,
+                high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
+            ))
+
+        # The state location and some options may only be known at deploy time (a bucket's name).
+        config_files = pulumi.Output.all(
+            state_location=pulumi.Output.from_input(args.state_location),
+            extra=pulumi.Output.from_input(args.flink_config),
+        ).apply(render)
         config_file_name = flink_config.config_file_name(version)
         secret_values: dict[str, pulumi.Input[str]] = dict(args.secret_env)
-        if args.secret_flink_options:
-            secret_values["FLINK_PROPERTIES"] = pulumi.Output.all(
-                **{key: pulumi.Output.from_input(value) for key, value in args.secret_flink_options.items()}
-            ).apply(flink_manifests.flink_properties)
+        if args.secret_flink_options is not None:
+            secret_values["FLINK_PROPERTIES"] = pulumi.Output.from_input(args.secret_flink_options).apply(
+                flink_manifests.flink_properties)
         secret_keys = sorted(secret_values)
-        checksum = flink_config.config_checksum(config_files, secret_keys)
+        checksum = config_files.apply(lambda files: flink_config.config_checksum(files, secret_keys))
 
         def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
             meta: dict[str, Any] = {"namespace": namespace_name,
@@ -134,7 +142,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         service_account: pulumi.Input[str] | None = args.service_account
         pod_dependencies: list[pulumi.Resource] = []
         if args.high_availability:
-            if state is None:
+            if args.state_location is None:
                 raise ValueError("high availability needs a state location for its metadata")
             pod_dependencies = self._ha_identity(name, metadata)
             service_account = pod_dependencies[0].metadata.apply(lambda m: m.name)  # type: ignore[attr-defined]
@@ -187,9 +195,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.rest_url = pulumi.Output.all(self.jobmanager_service, self.namespace).apply(
             lambda parts: f"http://{parts[0]}.{parts[1]}.svc:{flink_config.REST_PORT}")
         self.total_slots = pulumi.Output.from_input(args.task_managers * args.task_slots)
-        self.config_files = pulumi.Output.from_input(config_files)
-        self.config_checksum = pulumi.Output.from_input(checksum)
-        self.savepoint_dir = pulumi.Output.from_input(state.savepoints if state else None)
+        self.config_files = config_files
+        self.config_checksum = checksum
+        self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
+            lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
         self.register_outputs({
             "namespace": self.namespace,

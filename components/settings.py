@@ -111,6 +111,7 @@ class Settings:
     flink_rest_url: str | None
     alicloud: AlicloudSettings | None
     high_availability: HighAvailability
+    # A URI, "oss" (the program creates a bucket; target ack), or None (no durable state).
     state_storage: str | None
     drop_state_on_destroy: bool
     warnings: list[str] = field(default_factory=list)
@@ -373,6 +374,30 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
     return [_job(read, single, "job", "main", default_parallelism)]
 
 
+def _state_storage(read: _Reader, target: Target,
+                   version: flink_config.FlinkVersion) -> tuple[str | None, list[str]]:
+    """Where checkpoints and savepoints go: a bucket the program creates (ack), or the user's URI."""
+    value = read.text("stateStorage", "oss" if target == "ack" else None)
+    if value is None:
+        return None, []
+    if value == "oss":
+        if target != "ack":
+            raise ConfigError("stateStorage", "'oss' creates a bucket, which only target ack does",
+                              "pulumi config set stateStorage oss://<existing-bucket>/flink (or s3://, hdfs://)")
+        scheme = "oss"
+    else:
+        location = _validated("stateStorage", "pulumi config set stateStorage oss://<bucket>/flink",
+                              lambda: flink_config.StateLocation(value))
+        scheme = location.scheme
+    _validated("flinkVersion", f"pulumi config set flinkVersion {version}.0 (the image's exact Flink version)",
+               lambda: flink_config.filesystem_plugin_jar(scheme, version))
+    warnings = []
+    if scheme == "file":
+        warnings.append(f"stateStorage '{value}' is local to each pod: savepoints do not survive a pod, "
+                        "and other pods cannot read them; use a shared file system (oss://, s3://, hdfs://)")
+    return value, warnings
+
+
 def _cidr(key: str, value: str, fix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(value, strict=True)
@@ -445,6 +470,12 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
     flink, warnings = _flink(read, target)  # type: ignore[arg-type]
     hologres = _hologres(read)
     jobs = _jobs(read, flink.default_parallelism)
+    state_storage, state_warnings = _state_storage(read, target, flink.version)  # type: ignore[arg-type]
+    warnings += state_warnings
+    high_availability = read.choice("highAvailability", ("none", "kubernetes"), "none")
+    if high_availability == "kubernetes" and state_storage is None:
+        raise ConfigError("highAvailability", "kubernetes HA keeps job metadata in durable storage, and "
+                          "stateStorage is not set", "pulumi config set stateStorage oss://<bucket>/flink")
     rest_url = read.text("flinkRestUrl")
     if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
         raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
@@ -461,8 +492,8 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         jobs=jobs,
         flink_rest_url=rest_url,
         alicloud=_alicloud(read, stack) if target == "ack" else None,
-        high_availability=read.choice("highAvailability", ("none", "kubernetes"), "none"),  # type: ignore[arg-type]
-        state_storage=read.text("stateStorage"),
+        high_availability=high_availability,  # type: ignore[arg-type]
+        state_storage=state_storage,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
     )

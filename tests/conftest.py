@@ -1,3 +1,3 @@
 """Shared fixtures: each harness module contributes its own."""
 
-pytest_plugins: list[str] = ["tests.harness.postgres", "tests.harness.provider_host"]
+pytest_plugins: list[str] = ["tests.harness.postgres", "tests.harness.provider_host", "tests.harness.flink_jobs"]

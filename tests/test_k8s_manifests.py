@@ -21,6 +21,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "flink-2.2": {**KUBECONFIG, "flinkImage": "flink:2.2.0-java17"},
     "flink-1.18": {**KUBECONFIG, "flinkImage": "flink:1.18.1-java17", "taskManagers": "3"},
     "tutorial-image": {**KUBECONFIG, "flinkImage": "apache/flink:1.13.0-scala_2.11"},
+    "dev-ack": {},
+    "ack-internet-acs": {"clusterProfile": "Acs", "uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24"]},
 }
 
 

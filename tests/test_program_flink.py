@@ -64,7 +64,7 @@ def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> Non
     assert jobmanager["spec"]["replicas"] == 1
     assert taskmanager["spec"]["replicas"] == 2  # taskManagers in Pulumi.dev.yaml
     jm, tm = _container(dev, "flink-jobmanager"), _container(dev, "flink-taskmanager")
-    assert jm["image"] == tm["image"] == "flink:1.20-java17"
+    assert jm["image"] == tm["image"] == "flink:1.20.3-java17"  # pinned in Pulumi.dev.yaml
     assert jm["args"] == ["jobmanager"] and tm["args"] == ["taskmanager"]
     assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124, "webui": 8081}
     assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125}
@@ -112,7 +112,7 @@ def test_services_and_the_tutorials_nodeport_option() -> None:
 
 def test_flink_2_has_no_queryable_state_and_reads_config_yaml() -> None:
     run = run_program({**KUBECONFIG, "flinkImage": "flink:2.2.0-java17"}, secrets=SECRETS)
-    assert [s.name for s in run.of_type(SERVICE)] == ["flink-jobmanager-service", "flink-rest-service"]
+    assert sorted(s.name for s in run.of_type(SERVICE)) == ["flink-jobmanager-service", "flink-rest-service"]
     data = run.one(CONFIG_MAP).plain()["data"]
     assert "config.yaml" in data and "queryable-state" not in data["config.yaml"]
     assert [p["name"] for p in _container(run, "flink-taskmanager")["ports"]] == ["rpc"]

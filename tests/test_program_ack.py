@@ -1,0 +1,80 @@
+"""The whole program for target ack (the dev stack as it is) under the Pulumi SDK mocks: the cloud
+layer hands the Flink component its Kubernetes provider, SLB annotations and pod annotations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.harness.alicloud_mocks import ID_PREFIX, INTERNET_SLB_ADDRESS, SLB
+from tests.harness.program import SECRET_SIG, ProgramRun, plaintext_occurrences, run_program
+from tests.test_program_flink import SECRETS, SENTINEL_KEY, SENTINEL_USER
+
+LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+
+
+@pytest.fixture(scope="module")
+def dev_ack() -> ProgramRun:
+    run = run_program({}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    return run
+
+
+def test_every_kubernetes_resource_uses_the_clusters_provider(dev_ack: ProgramRun) -> None:
+    provider = dev_ack.one("pulumi:providers:kubernetes")
+    assert provider.name == "ack-k8s"
+    assert provider.parent == dev_ack.one("flink-hologres:alicloud:ServerlessCluster").urn
+    kubernetes = [r for r in dev_ack.resources if r.type.startswith("kubernetes:")]
+    assert len(kubernetes) >= 7
+    for resource in kubernetes:
+        assert resource.provider.startswith(provider.urn + "::"), resource.name
+
+
+def test_rest_service_is_bound_to_the_slb_and_nothing_is_a_nodeport(dev_ack: ProgramRun) -> None:
+    rest = dev_ack.by_name("flink-rest-service").state()
+    assert rest["spec"]["type"] == "LoadBalancer"
+    annotations = rest["metadata"]["annotations"]
+    assert annotations[f"{LB}id"] == f"{ID_PREFIX[SLB]}ack-ui-slb"
+    assert annotations[f"{LB}force-override-listeners"] == "true"
+    assert annotations[f"{LB}address-type"] == "intranet"
+    for service in dev_ack.of_type("kubernetes:core/v1:Service"):
+        spec = service.state()["spec"]
+        assert spec["type"] != "NodePort"
+        assert all("nodePort" not in port for port in spec["ports"])
+
+
+def test_exports_and_the_kubeconfig_stays_secret(dev_ack: ProgramRun) -> None:
+    outputs = dev_ack.outputs
+    assert outputs["clusterId"] == "c5e2a1ack-cluster"
+    assert outputs["kubeconfig"][SECRET_SIG]  # wrapped: stored encrypted
+    assert "client-key-data" in outputs["kubeconfig"]["value"]
+    assert outputs["slbAddress"] == "192.168.0.77"
+    assert outputs["flinkRestUrl"] == outputs["flinkUiUrl"] == "http://192.168.0.77:8081"
+    assert list(plaintext_occurrences(outputs, "client-key-data")) == []
+    for sentinel in (SENTINEL_KEY, SENTINEL_USER):
+        assert sentinel not in json.dumps(outputs)
+
+
+def test_internet_ui_carries_the_acl_on_the_service() -> None:
+    run = run_program({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24"]}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    annotations = run.by_name("flink-rest-service").state()["metadata"]["annotations"]
+    assert annotations[f"{LB}address-type"] == "internet"
+    assert annotations[f"{LB}acl-status"] == "on"
+    assert annotations[f"{LB}acl-type"] == "white"
+    assert annotations[f"{LB}acl-id"].startswith("acl-")
+    assert run.outputs["flinkUiUrl"] == f"http://{INTERNET_SLB_ADDRESS}:8081"
+
+
+@pytest.mark.parametrize(("config", "key"), [
+    ({"uiAccess": "internet"}, "uiAllowedCidrs"),
+    ({"uiAccess": "internet", "uiAllowedCidrs": ["0.0.0.0/0"]}, "uiAllowedCidrs[0]"),
+    ({"restServiceType": "NodePort"}, "restServiceType"),
+    ({"clusterProfile": "Autopilot"}, "clusterProfile"),
+])
+def test_bad_cloud_input_stops_before_anything_is_declared(config: dict[str, object], key: str) -> None:
+    run = run_program(config, secrets=SECRETS)
+    assert run.error_type == "ConfigError"
+    assert run.error is not None and run.error.startswith(f"config '{key}'")
+    assert run.resources == []
