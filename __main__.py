@@ -8,6 +8,7 @@
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import flink_config
 from components import settings as stack_settings
 from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs, mirror_image
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
@@ -35,7 +36,14 @@ else:
     rest_service = {"rest_service_type": flink_settings.rest_service_type}
     derived_rest_url = None
 
-# 2. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
+# 2. Durable state for checkpoints, savepoints and HA metadata.
+state_location: pulumi.Input[str] | None = None
+state_scheme: str | None = None
+if settings.state_storage and settings.state_storage != "oss":
+    state_location = settings.state_storage
+    state_scheme = flink_config.StateLocation(settings.state_storage).scheme
+
+# 3. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
     "flink",
     FlinkSessionClusterArgs(
@@ -58,6 +66,9 @@ flink = FlinkSessionCluster(
             "HOLO_ACCESS_ID": hologres.user,
             "HOLO_ACCESS_KEY": hologres.password,
         },
+        state_location=state_location,
+        state_scheme=state_scheme,
+        high_availability=settings.high_availability == "kubernetes",
         **rest_service,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),

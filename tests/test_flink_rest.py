@@ -124,7 +124,8 @@ def test_run_status_savepoints_and_cancel(flink_118: FlinkCluster, tmp_path: Pat
     # A savepoint that cannot be written fails with its cause; the job keeps running.
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with pytest.raises(SavepointFailed, match=r"savepoint of job \w+ failed: java\.nio\.file\.FileAlreadyExists") as failed:
+    cause = r"savepoint of job \w+ failed: java\.nio\.file\.FileAlreadyExistsException"
+    with pytest.raises(SavepointFailed, match=cause) as failed:
         client.stop_with_savepoint(job_id, str(blocker / "savepoints"), 60)
     assert "\tat " not in str(failed.value)
     assert client.job_summary(job_id).state == "RUNNING"  # type: ignore[union-attr]
@@ -167,7 +168,8 @@ def test_failures_are_one_line_root_causes(any_flink: FlinkCluster) -> None:
     # The payloads differ: 1.x still has the deprecated root-exception, 2.x only exceptionHistory.
     assert ("root-exception" in raw) == version.startswith("1.")
     assert "FixedDelayRestartBackoffTimeStrategy" in str(raw)
-    assert client.root_cause(job_id) == "java.lang.IllegalStateException: boom: the test job fails on purpose at record 0"
+    boom = "java.lang.IllegalStateException: boom: the test job fails on purpose at record 0"
+    assert client.root_cause(job_id) == boom
 
 
 def test_root_cause_of_real_java_traces() -> None:
