@@ -11,7 +11,10 @@ import pulumi_kubernetes as k8s
 from components import flink_config
 from components import settings as stack_settings
 from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs, mirror_image
+from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, uses_oss
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
+from components.hologres_ddl import DEFAULT_ORDER_DETAILS
+from components.hologres_table import HologresTable, HologresTableArgs
 
 settings = stack_settings.load()
 for warning in settings.warnings:
@@ -36,14 +39,32 @@ else:
     rest_service = {"rest_service_type": flink_settings.rest_service_type}
     derived_rest_url = None
 
-# 2. Durable state for checkpoints, savepoints and HA metadata.
+# 2. Durable state for checkpoints, savepoints and HA metadata: on ack a bucket with its own
+#    least-privilege RAM user; elsewhere the URI the user gives.
 state_location: pulumi.Input[str] | None = None
 state_scheme: str | None = None
-if settings.state_storage and settings.state_storage != "oss":
+flink_options: pulumi.Input[dict] = dict(flink_settings.extra_config)
+secret_flink_options = None
+if settings.alicloud is not None and uses_oss(settings.state_storage):
+    storage = AlicloudStateStorage("state", args=StateStorageArgs.from_settings(settings))
+    state_location, state_scheme = storage.base_uri, "oss"
+    flink_options = storage.flink_options.apply(lambda options: {**options, **flink_settings.extra_config})
+    secret_flink_options = storage.secret_flink_options
+    pulumi.export("stateUri", storage.base_uri)
+elif settings.state_storage:
     state_location = settings.state_storage
     state_scheme = flink_config.StateLocation(settings.state_storage).scheme
 
-# 3. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
+# 3. The sink table, with the tutorial job's schema; the same name reaches the job's HOLO_TABLE_NAME.
+table = HologresTable("order-details", HologresTableArgs(
+    host=hologres.admin_host,
+    port=hologres.admin_port,
+    database=hologres.database,
+    table=DEFAULT_ORDER_DETAILS.with_name(hologres.table),
+    drop_table_on_destroy=hologres.drop_table_on_destroy,
+))
+
+# 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
     "flink",
     FlinkSessionClusterArgs(
@@ -58,16 +79,17 @@ flink = FlinkSessionCluster(
         taskmanager_memory=flink_settings.taskmanager_memory,
         jobmanager_cpu=flink_settings.jobmanager_cpu,
         taskmanager_cpu=flink_settings.taskmanager_cpu,
-        flink_config=flink_settings.extra_config,
+        flink_config=flink_options,
         secret_env={
             "HOLO_ENDPOINT": f"{hologres.host}:{hologres.port}",
             "HOLO_TEST_DB": hologres.database,
-            "HOLO_TABLE_NAME": hologres.table,
+            "HOLO_TABLE_NAME": hologres.table,  # the same validated value the table was created from
             "HOLO_ACCESS_ID": hologres.user,
             "HOLO_ACCESS_KEY": hologres.password,
         },
         state_location=state_location,
         state_scheme=state_scheme,
+        secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
         **rest_service,
     ),

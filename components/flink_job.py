@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
+from pulumi.output import Unknown
 
 from components.flink_rest import (
     FlinkRestClient,
@@ -34,7 +35,8 @@ from components.flink_rest import (
 UpgradeMode = Literal["savepoint", "stateless"]
 UPGRADE_MODES: tuple[str, ...] = ("savepoint", "stateless")
 
-# What pulumi's provider host puts in place of a value not known yet (preview).
+# A value not known yet (preview): the provider host hands check/diff `pulumi.output.Unknown`
+# objects; the wire sentinel string is what the engine sends for them.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 DEFAULT_REST_DEADLINE_S = 300.0
@@ -75,6 +77,8 @@ class FlinkJobError(Exception):
 
 def is_unknown(value: Any) -> bool:
     """True if the value (or anything inside it) is not known yet."""
+    if isinstance(value, Unknown):
+        return True
     if isinstance(value, str):
         return value == UNKNOWN
     if isinstance(value, Mapping):
@@ -216,12 +220,10 @@ def _readable(fn: Callable[..., T]) -> Callable[..., T]:
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
             return fn(*args, **kwargs)
-        except FlinkJobError as error:
+        except (FlinkJobError, FlinkRestError) as error:
             raise FlinkJobError(str(error)) from None
-        except FlinkRestError as error:
-            raise FlinkJobError(str(error)) from None
-        except OSError as error:
-            raise FlinkJobError(f"{type(error).__name__}: {error}") from None
+        except Exception as error:  # noqa: BLE001 - whatever it is, the engine shows one readable line
+            raise FlinkJobError(f"{fn.__name__} failed: {type(error).__name__}: {error}") from None
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -397,14 +399,15 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                                          "effective_upgrade_mode": spec.effective_upgrade_mode,
                                          "job_ui_url": spec.ui_link(id_)})
         mode = spec.effective_upgrade_mode
-        if spec.upgrade_mode == "savepoint" and mode == "stateless":
-            _warn(f"job '{spec.job_name}': upgrade mode savepoint needs savepoint_dir; upgrading stateless "
-                  "(the job's state is dropped)")
+        if spec.upgrade_mode != "stateless" and mode == "stateless":
+            _warn(f"job '{spec.job_name}': no savepoint_dir, so the upgrade is stateless (the job's state "
+                  "is dropped); set savepoint_dir to upgrade through a savepoint")
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
-            old = client.job_or_none(id_)
+            old = client.job_summary(id_)  # live: Flink's cached job view may still say RUNNING
             # Fail before touching the old job if the new one could not get its slots.
-            self._check_slots(client, spec, credit=old.slots_used if old and not old.terminal else 0)
+            detail = client.job_or_none(id_) if old and not old.terminal else None
+            self._check_slots(client, spec, credit=detail.slots_used if detail else 0)
             restore_from = self._stop_old(client, spec, id_, old, mode)
             outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
         if restore_from is None:
@@ -415,14 +418,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     def _stop_old(client: FlinkRestClient, spec: JobSpec, job_id: str, old: JobStatus | None,
                   mode: str) -> str | None:
         """Stop the running version; in savepoint mode return the savepoint to restore from."""
-        if old is None:
-            _warn(f"job '{spec.job_name}' ({job_id}) is gone from {spec.rest_url}; submitting the new "
-                  "version without state")
-            return None
-        if old.terminal:
-            # An update retried after a crash: the old job was already stopped; its savepoint is
-            # still in Flink's checkpoint statistics.
-            return client.latest_savepoint(job_id) if mode == "savepoint" else None
+        if old is None or old.terminal:
+            return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode)
         if mode == "stateless":
             client.cancel(job_id)
             client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
@@ -431,10 +428,22 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             savepoint = client.stop_with_savepoint(job_id, spec.savepoint_dir,
                                                    spec.savepoint_deadline_seconds)
         except SavepointFailed as error:
-            state = (client.job_summary(job_id) or old).state
+            now = client.job_summary(job_id)
+            if now is None or now.terminal:  # it ended meanwhile, on its own
+                return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode)
             raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job "
-                                f"{job_id} keeps running (state {state}), nothing was changed") from None
+                                f"{job_id} keeps running (state {now.state}), nothing was changed") from None
         client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
+        return savepoint
+
+    @staticmethod
+    def _savepoint_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, mode: str) -> str | None:
+        """The old job is already over, e.g. an update retried after it stopped the job and then failed:
+        Flink still lists that job's savepoint in its checkpoint statistics."""
+        savepoint = client.latest_savepoint(job_id) if mode == "savepoint" else None
+        if mode == "savepoint" and savepoint is None:
+            _warn(f"job '{spec.job_name}' ({job_id}) has ended or is gone from {spec.rest_url} without a "
+                  "savepoint; submitting the new version without state")
         return savepoint
 
     # -- delete ---------------------------------------------------------------------------------
@@ -509,8 +518,8 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
     effective_upgrade_mode: pulumi.Output[str]
 
     def __init__(self, name: str, args: FlinkJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        if args.upgrade_mode == "savepoint" and args.savepoint_dir is None:
-            pulumi.log.warn(f"FlinkJob {name}: upgrade mode savepoint without a savepoint directory; "
-                            "upgrades and destroy will be stateless (the job's state is dropped)")
+        if args.upgrade_mode != "stateless" and not args.savepoint_dir:
+            pulumi.log.warn(f"FlinkJob {name}: no savepoint directory, so upgrades and destroy are stateless "
+                            "(the job's state is dropped); set savepointDir to keep it")
         props = args.props(default_job_name=f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}")
         super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS}}, opts)

@@ -14,7 +14,9 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,8 +34,6 @@ UPLOAD_TIMEOUT: tuple[float, float] = (5.0, 600.0)
 UPLOAD_BLOCK_SIZE = 1 << 20
 
 TERMINAL_STATES = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
-# States in which a job may still become healthy (or is healthy).
-ACTIVE_STATES = frozenset({"INITIALIZING", "CREATED", "RUNNING", "RECONCILING"})
 # Task states that count as "up": a bounded source's task may legitimately be FINISHED.
 HEALTHY_TASK_STATES = frozenset({"RUNNING", "FINISHED"})
 
@@ -263,19 +263,38 @@ class JarUpload:
 
 
 class _HashingReader:
-    """A read-only file wrapper that hashes and counts what is streamed, so the upload verifies
-    the jar's sha256 in the same single pass (no second read of a 1 GB file)."""
+    """A read-only file wrapper that hashes and counts what is streamed, so the upload verifies the
+    jar's sha256 in the same single pass (no second read of a 1 GB file). Hashing runs on a helper
+    thread (hashlib and socket writes both release the GIL), so it overlaps the send instead of adding
+    to it; at most HASH_BACKLOG blocks wait for it, which bounds the memory."""
+
+    HASH_BACKLOG = 8
 
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
-        self.sha256 = hashlib.sha256()
+        self._sha256 = hashlib.sha256()
+        self._hasher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jar-sha256")
+        self._pending: deque[Future[None]] = deque()
         self.bytes_read = 0
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._raw.read(size)
-        self.sha256.update(chunk)
+        if chunk:
+            # One worker: updates run in submission order.
+            self._pending.append(self._hasher.submit(self._sha256.update, chunk))
+            while len(self._pending) > self.HASH_BACKLOG:
+                self._pending.popleft().result()
         self.bytes_read += len(chunk)
         return chunk
+
+    def hexdigest(self) -> str:
+        while self._pending:
+            self._pending.popleft().result()
+        self._hasher.shutdown()
+        return self._sha256.hexdigest()
+
+    def close(self) -> None:
+        self._hasher.shutdown(wait=True, cancel_futures=True)
 
     # MultipartEncoder sizes the part from these (Content-Length, no chunked encoding).
     def fileno(self) -> int:
@@ -316,11 +335,9 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 class FlinkRestClient:
     """Flink REST calls with timeouts and one-line errors. `base_url` like http://host:8081."""
 
-    def __init__(self, base_url: str, *, timeout: tuple[float, float] = REQUEST_TIMEOUT,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, base_url: str, *, timeout: tuple[float, float] = REQUEST_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._sleep = sleep
         self.session = requests.Session()
         self.session.mount("http://", _BigBlockAdapter())
         self.session.mount("https://", _BigBlockAdapter())
@@ -391,13 +408,13 @@ class FlinkRestClient:
                     return overview
                 last = "HTTP 200 but no TaskManager has registered yet"
             except FlinkRestError as error:
-                last = str(error)
+                last = f"HTTP {error.status}: {error.detail}" if error.status else error.detail
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise FlinkUnavailable(f"Flink REST API at {self.base_url} was not ready within "
                                        f"{deadline_s:g}s; last answer: {last}", url=self.url("/overview"),
                                        detail=last)
-            self._sleep(min(delay, remaining))
+            time.sleep(min(delay, remaining))
             delay = min(delay * 2, 5.0)
 
     # -- jars -------------------------------------------------------------------------------------
@@ -420,22 +437,26 @@ class FlinkRestClient:
         if not upload_name.endswith(JAR_SUFFIX):
             raise FlinkRestError(f"Flink only accepts jar files whose name ends in .jar, not '{upload_name}'")
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - closed below, after the streamed request
+            handle = open(path, "rb")  # noqa: SIM115 - closed after the streamed request
         except OSError as error:
             raise FlinkRestError(f"cannot read the job jar {path}: {error.strerror or error}") from None
-        with handle:
-            reader = _HashingReader(handle)
+        reader = _HashingReader(handle)
+        try:
             part = (upload_name, reader, "application/x-java-archive")
             encoder = MultipartEncoder(fields={"jarfile": part})
             body = self._json("POST", "/jars/upload", data=encoder, timeout=UPLOAD_TIMEOUT,
                               headers={"Content-Type": encoder.content_type})
+            digest = reader.hexdigest()
+        finally:
+            reader.close()
+            handle.close()
         if body.get("status") != "success" or not body.get("filename"):
             raise FlinkRestError(f"Flink refused the jar upload of {path}: {one_line(str(body))[:300]}")
         jar_id = Path(str(body["filename"])).name
-        if expected_sha256 and reader.sha256.hexdigest() != expected_sha256:
+        if expected_sha256 and digest != expected_sha256:
             self.delete_jar(jar_id)
-            raise FlinkRestError(f"the jar {path} changed: its sha256 is {reader.sha256.hexdigest()}, "
-                                 f"expected {expected_sha256} (run `pulumi up` again to pick up the new jar)")
+            raise FlinkRestError(f"the jar {path} changed: its sha256 is {digest}, expected {expected_sha256} "
+                                 "(run `pulumi up` again to pick up the new jar)")
         return JarUpload(jar_id=jar_id, bytes_sent=reader.bytes_read, reused=False)
 
     def ensure_jar(self, jar_path: str | os.PathLike[str], sha256: str) -> JarUpload:
@@ -545,7 +566,7 @@ class FlinkRestClient:
             if time.monotonic() >= deadline:
                 raise FlinkRestError(f"job {job_id} did not stop within {deadline_s:g}s "
                                      f"(state {status.state})")
-            self._sleep(0.1)
+            time.sleep(0.1)
 
     def trigger_stop(self, job_id: str, target_directory: str | None, *, drain: bool = False) -> str:
         body: dict[str, Any] = {"drain": drain}
@@ -580,7 +601,7 @@ class FlinkRestClient:
             if time.monotonic() >= deadline:
                 raise SavepointFailed(f"the savepoint of job {job_id} did not complete within "
                                       f"{deadline_s:g}s")
-            self._sleep(delay)
+            time.sleep(delay)
             delay = min(delay * 1.5, 1.0)
 
 

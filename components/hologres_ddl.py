@@ -21,7 +21,9 @@ from typing import Any
 from psycopg2 import sql
 
 Problem = tuple[str, str]  # (property path, reason): one check failure
-Statement = tuple[sql.Composable, tuple[Any, ...]]  # (statement, parameters)
+# (statement, parameters). Statements that embed identifiers take no parameters (see
+# render_create_table); run them with parameters None so that no "%" is interpolated.
+Statement = tuple[sql.Composable, tuple[Any, ...]]
 
 DEFAULT_TABLE = "public.order_details"
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL/Hologres silently truncate longer names: refuse them instead
@@ -248,8 +250,15 @@ def spec_to_props(spec: TableSpec) -> dict[str, Any]:
 
 def hologres_properties(props: Mapping[str, Any]) -> HologresProperties:
     """HologresProperties from normalized wire-format ``properties`` (by Hologres name)."""
-    return HologresProperties(**{PROPERTY_FIELDS[k][0]: tuple(v) if isinstance(v, list) else v
-                                 for k, v in props.items() if k in PROPERTY_FIELDS})
+    return HologresProperties(**{PROPERTY_FIELDS[k][0]: _wire_value(v) for k, v in props.items()
+                                 if k in PROPERTY_FIELDS})
+
+
+def _wire_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    # Numbers cross the gRPC wire as floats: 86400 arrives as 86400.0.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def spec_from_props(props: Mapping[str, Any]) -> TableSpec:
@@ -488,14 +497,14 @@ def render_create_table(spec: TableSpec, with_properties: bool) -> Statement:
         parts.append(sql.SQL("PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))))
     statement = sql.SQL("CREATE TABLE {} ({})").format(table_identifier(spec.schema, spec.name),
                                                        sql.SQL(", ").join(parts))
-    params: tuple[Any, ...] = ()
     props = set_properties(spec)
     if with_properties and props:
-        names = [sql.SQL(WITH_NAMES.get(k, k)) for k in props]  # allowlisted property names
-        statement = sql.SQL("{} WITH ({})").format(
-            statement, sql.SQL(", ").join(sql.SQL("{} = %s").format(n) for n in names))
-        params = tuple(property_value(k, v) for k, v in props.items())
-    return statement, params
+        # Values as sql.Literal (psycopg2's own adaptation), not %s parameters: psycopg2 interpolates
+        # parameters over the whole composed text, so a "%" inside a quoted name would be read as one.
+        statement = sql.SQL("{} WITH ({})").format(statement, sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.SQL(WITH_NAMES.get(k, k)), sql.Literal(property_value(k, v)))
+            for k, v in props.items()))  # allowlisted property names
+    return statement, ()
 
 
 def render_set_table_property(table_ref: str, key: str, value: Any) -> Statement:
@@ -597,9 +606,3 @@ def changed_mutable_properties(old: TableSpec, new: TableSpec) -> dict[str, Any]
     before = set_properties(old)
     return {k: v for k, v in set_properties(new).items()
             if k in MUTABLE_PROPERTIES and _comparable(k, before.get(k)) != _comparable(k, v)}
-
-
-def hologres_only(spec: TableSpec) -> list[str]:
-    """The properties a plain PostgreSQL cannot apply (all of them): reported, never silently lost."""
-    return list(set_properties(spec))
-

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -141,11 +141,13 @@ class HologresTableProvider(dyn.ResourceProvider):
         changes = _changes(olds, news)
         if not changes:
             return dyn.DiffResult(changes=False, replaces=[])
-        replaces = sorted({re.split(r"[.\[]", c.property)[0] for c in changes if c.replace})
+        replaces = sorted({_top_level(c.property) for c in changes if c.replace})
         identity = (DATABASE, ddl.SCHEMA, ddl.TABLE)
         same_table = all(olds.get(k) == news.get(k) for k in identity)
-        if replaces and same_table and olds.get(DROP_ON_DESTROY) is not True:
-            reasons = "; ".join(c.description for c in changes if c.replace)
+        # Refuse only a certain rebuild: in a preview, unknown values are re-diffed once known.
+        certain = [c for c in changes if c.replace and not _contains_unknown(news.get(_top_level(c.property)))]
+        if certain and same_table and olds.get(DROP_ON_DESTROY) is not True:
+            reasons = "; ".join(c.description for c in certain)
             raise HologresError(
                 f"refusing to replace table {_qualified(olds)}: {reasons} needs a new table, which drops the "
                 f"existing one and its rows; set dropTableOnDestroy to true and run `pulumi up` first to allow "
@@ -164,10 +166,7 @@ class HologresTableProvider(dyn.ResourceProvider):
             version = _hologres_version(conn)
             existing = _live_table(conn, spec.schema, spec.name, version)
             if existing is None:
-                with conn.cursor() as cur:
-                    for statement, params in _create_statements(conn, spec, version):
-                        cur.execute(statement, params)
-                conn.commit()  # one transaction: the table and all its properties, or nothing
+                _run(conn, _create_statements(conn, spec, version))  # the table and its properties, or nothing
             elif differences := ddl.classify(existing, spec, compare_properties=version is not None):
                 raise HologresError(
                     f"{action}: the table already exists and differs (live → declared): "
@@ -203,13 +202,8 @@ class HologresTableProvider(dyn.ResourceProvider):
             if added := ddl.new_columns(live, spec):
                 statements.append(ddl.render_add_columns(spec, added))
             if version is not None:
-                table_ref = ddl.table_identifier(spec.schema, spec.name).as_string(conn)
-                statements += [ddl.render_set_table_property(table_ref, k, v)
-                               for k, v in ddl.changed_mutable_properties(live, spec).items()]
-            with conn.cursor() as cur:
-                for statement, params in statements:
-                    cur.execute(statement, params)
-            conn.commit()
+                statements += _property_calls(conn, spec, ddl.changed_mutable_properties(live, spec))
+            _run(conn, statements)
             live = _require_table(conn, spec, version, action)
         return dyn.UpdateResult(_outputs(news, live, version, adopted=bool(olds.get(ADOPTED))))
 
@@ -219,10 +213,8 @@ class HologresTableProvider(dyn.ResourceProvider):
             pulumi.log.warn(f"kept table {qualified} and its data in database {props.get(DATABASE)!r} "
                             "(dropTableOnDestroy is false); Pulumi no longer manages it")
             return
-        with self._connect(props, f"drop {qualified}") as conn, conn.cursor() as cur:
-            statement, params = ddl.render_drop_table(props[ddl.SCHEMA], props[ddl.TABLE])
-            cur.execute(statement, params)
-            conn.commit()
+        with self._connect(props, f"drop {qualified}") as conn:
+            _run(conn, [ddl.render_drop_table(props[ddl.SCHEMA], props[ddl.TABLE])])
 
     # --- connection ------------------------------------------------------------------------------
 
@@ -246,14 +238,18 @@ class HologresTableProvider(dyn.ResourceProvider):
             raise HologresError(f"{action}: cannot connect to {where} as {user}: {_one_line(err, password)}") from None
         try:
             with conn.cursor() as cur:
-                milliseconds = _whole(props[STATEMENT_TIMEOUT]) * 1000
-                cur.execute("SET statement_timeout = %s", (milliseconds,))
-                cur.execute("SET lock_timeout = %s", (milliseconds,))
+                # Bounds lock waits too; Hologres knows statement_timeout (not necessarily lock_timeout).
+                cur.execute("SET statement_timeout = %s", (_whole(props[STATEMENT_TIMEOUT]) * 1000,))
+            conn.commit()  # SET is transactional: a later rollback must not undo the limits
             yield conn
         except psycopg2.Error as err:
             raise HologresError(f"{action} ({where}): {_one_line(err, password)}") from None
         finally:
             conn.close()  # without a commit: the transaction rolls back
+
+
+def _top_level(path: str) -> str:
+    return re.split(r"[.\[]", path)[0]
 
 
 def _qualified(props: Mapping[str, Any]) -> str:
@@ -301,9 +297,23 @@ def _create_statements(conn: psycopg2.extensions.connection, spec: ddl.TableSpec
         return [ddl.render_create_table(spec, with_properties=False)]
     if (version.major, version.minor) >= WITH_CLAUSE_SINCE:
         return [ddl.render_create_table(spec, with_properties=True)]
-    table_ref = ddl.table_identifier(spec.schema, spec.name).as_string(conn)
+    # Before V2.1: set_table_property inside the CREATE's transaction.
     return [ddl.render_create_table(spec, with_properties=False),
-            *(ddl.render_set_table_property(table_ref, k, v) for k, v in ddl.set_properties(spec).items())]
+            *_property_calls(conn, spec, ddl.set_properties(spec))]
+
+
+def _property_calls(conn: psycopg2.extensions.connection, spec: ddl.TableSpec,
+                    properties: Mapping[str, Any]) -> list[ddl.Statement]:
+    table_ref = ddl.table_identifier(spec.schema, spec.name).as_string(conn)  # quoted by libpq
+    return [ddl.render_set_table_property(table_ref, k, v) for k, v in properties.items()]
+
+
+def _run(conn: psycopg2.extensions.connection, statements: Iterable[ddl.Statement]) -> None:
+    """The statements as one transaction: all of them, or (on any error) none."""
+    with conn.cursor() as cur:
+        for statement, params in statements:
+            cur.execute(statement, params or None)  # None: no "%" interpolation (see ddl.Statement)
+    conn.commit()
 
 
 _TABLE_OID = """

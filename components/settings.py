@@ -16,10 +16,11 @@ from typing import Any, Literal, TypeVar
 
 import pulumi
 
-from components import flink_config
+from components import flink_config, hologres_ddl
 
 PROJECT = "flink-hologres"
-DEFAULT_IMAGE = "flink:1.20-java17"
+# Pinned to a patch release: reproducible pods, and the file-system plugin jar names carry the patch.
+DEFAULT_IMAGE = "flink:1.20.3-java17"
 DEFAULT_ENTRY_CLASS = "io.hologres.flink.example.HologresSinkExample"
 DEFAULT_TABLE = "public.order_details"
 
@@ -63,6 +64,10 @@ class FlinkSettings:
 class HologresSettings:
     host: str
     port: int
+    # Where the deploying machine reaches Hologres to manage the table (the VPC endpoint the job
+    # uses is often unreachable from a laptop or CI); defaults to host/port.
+    admin_host: str
+    admin_port: int
     database: str
     table: str
     drop_table_on_destroy: bool
@@ -211,7 +216,6 @@ _JOB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
 _JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 _CPU = re.compile(r"^(\d+(\.\d{1,3})?|\d+m)$")
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$")
-_TABLE = re.compile(r"^[^.\s\"]+\.[^.\s\"]+$|^[^.\s\"]+$")
 _ALLOW_ANYONE = {"0.0.0.0/0", "::/0"}
 
 
@@ -295,22 +299,30 @@ _RESERVED_FLINK_KEYS = {
 }
 
 
-def _hologres(read: _Reader) -> HologresSettings:
-    endpoint = read.required_text("hologresEndpoint", "<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
-    match = _ENDPOINT.match(endpoint)
+def _endpoint(read: _Reader, key: str, value: str) -> tuple[str, int]:
+    match = _ENDPOINT.match(value)
     port = int(match["port"] or 80) if match else 0
     if not match or not 0 < port < 65536:
-        raise ConfigError("hologresEndpoint", f"'{endpoint}' is not host:port",
-                          "pulumi config set hologresEndpoint <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+        raise ConfigError(key, f"'{value}' is not host:port",
+                          f"pulumi config set {key} <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+    return match["host"], port
+
+
+def _hologres(read: _Reader) -> HologresSettings:
+    endpoint = read.required_text("hologresEndpoint", "<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+    host, port = _endpoint(read, "hologresEndpoint", endpoint)
+    admin = read.text("hologresAdminEndpoint")
+    admin_host, admin_port = _endpoint(read, "hologresAdminEndpoint", admin) if admin else (host, port)
     table = read.text("hologresTable", DEFAULT_TABLE) or DEFAULT_TABLE
-    if not _TABLE.match(table):
-        raise ConfigError("hologresTable", f"'{table}' is not schema.table",
-                          f"pulumi config set hologresTable {DEFAULT_TABLE}")
+    schema, name = _validated("hologresTable", f"pulumi config set hologresTable {DEFAULT_TABLE}",
+                              lambda: hologres_ddl.parse_table_name(table))
     return HologresSettings(
-        host=match["host"],
+        host=host,
         port=port,
+        admin_host=admin_host,
+        admin_port=admin_port,
         database=read.required_text("hologresDatabase", "<database>"),
-        table=table if "." in table else f"public.{table}",
+        table=f"{schema}.{name}",
         drop_table_on_destroy=read.boolean("dropTableOnDestroy", False),
         user=read.secret("hologresUser", "AccessKey ID"),
         password=read.secret("hologresPassword", "AccessKey secret"),

@@ -1,25 +1,21 @@
 """The Alibaba Cloud layer under Pulumi's own SDK mocks, and the settings checks that guard it.
 
-Each scenario runs the component in a fresh interpreter (this file, run as a script): the Pulumi runtime
-keeps global state, so scenarios never share it. The child declares one LoadBalancer Service through
-the component's provider and annotations, as __main__.py does, and prints the registered resource
-graph (type, name, parent, provider, dependencies, inputs with secret markers kept visible), the
-invokes it answered, and the component's resolved outputs with their secret flags.
+Each scenario runs the component in a fresh interpreter (this file, run as a script, through
+tests/harness/component_mocks.py): the Pulumi runtime keeps global state, so scenarios never share it.
+The child declares one LoadBalancer Service through the component's provider and annotations, as
+__main__.py does, and prints the registered resource graph (type, name, parent, provider, dependencies,
+inputs with secret markers kept visible), the invokes it answered, and the component's resolved
+outputs with their secret flags.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPONENT = "flink-hologres:alicloud:ServerlessCluster"
 NETWORK = "alicloud:vpc/network:Network"
 VSWITCH = "alicloud:vpc/switch:Switch"
@@ -52,59 +48,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 # --- the child: one scenario under the mocks -------------------------------------------------------
 
-from tests.harness import alicloud_mocks  # noqa: E402
+from tests.harness import component_mocks  # noqa: E402
+from tests.harness.component_mocks import Graph  # noqa: E402
+
+OUTPUT_ATTRS = ("vpc_id", "vswitch_ids", "egress_ip", "cluster_id", "kubeconfig", "slb_id", "slb_address",
+                "acl_id", "rest_service_annotations", "pod_annotations", "flink_rest_url", "flink_ui_url")
 
 
 def _child(scenario: dict[str, Any]) -> dict[str, Any]:
     import pulumi
     import pulumi_kubernetes as k8s
-    from pulumi.runtime.mocks import MockMonitor
-    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 
-    calls: list[dict[str, Any]] = []
-    registrations: list[dict[str, Any]] = []
-
-    def visible(value: Any) -> Any:
-        """Inputs as JSON, a secret shown as {"__secret__": value} so tests can see the marker."""
-        if isinstance(value, dict):
-            if value.get(_special_sig_key) == _special_secret_sig:
-                return {"__secret__": visible(value["value"])}
-            return {k: visible(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [visible(v) for v in value]
-        return value
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-            calls.append({"token": args.token, "args": visible(args.args)})
-            answer = alicloud_mocks.call(args.token, args.args)
-            if answer is None:
-                raise AssertionError(f"unexpected invoke {args.token}")
-            return answer
-
-    class Monitor(MockMonitor):
-        """Also records what MockResourceArgs leaves out: parent and explicit/implicit dependencies."""
-
-        def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
-            from pulumi.runtime.rpc import deserialize_properties
-            registrations.append({
-                "urn": response.urn, "type": request.type, "name": request.name, "parent": request.parent,
-                "provider": request.provider, "dependencies": sorted(request.dependencies),
-                "inputs": visible(deserialize_properties(request.object, keep_internal=True)),
-            })
-            return response
-
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project="flink-hologres", stack="dev", preview=False,
-                             monitor=Monitor(mocks))
-
+    recording = component_mocks.install()
     from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs
-
-    outputs: dict[str, Any] = {}
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
@@ -119,67 +75,23 @@ def _child(scenario: dict[str, Any]) -> dict[str, Any]:
             opts=pulumi.ResourceOptions(provider=cluster.k8s_provider))
 
         async def collect() -> None:
-            for attr in ("vpc_id", "vswitch_ids", "egress_ip", "cluster_id", "kubeconfig", "slb_id",
-                         "slb_address", "acl_id", "rest_service_annotations", "pod_annotations",
-                         "flink_rest_url", "flink_ui_url"):
-                output = getattr(cluster, attr)
-                outputs[attr] = None if output is None else {
-                    "value": await output.future(), "secret": await output.is_secret()}
-            outputs["k8s_provider_urn"] = await cluster.k8s_provider.urn.future()
+            recording.outputs.update(await component_mocks.resolve(cluster, OUTPUT_ATTRS))
+            recording.outputs["k8s_provider_urn"] = await cluster.k8s_provider.urn.future()
 
         return pulumi.Output.from_input(collect())
 
     program()
-    return {"resources": registrations, "calls": calls, "outputs": outputs}
+    return recording.as_dict()
 
 
 # --- the parent: run every scenario once, in parallel ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def runs() -> dict[str, dict[str, Any]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    processes = {
-        name: subprocess.Popen([sys.executable, __file__, json.dumps(args)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name, args in SCENARIOS.items()
-    }
-    results = {}
-    for name, process in processes.items():
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, f"scenario {name} failed:\n{stderr}"
-        results[name] = json.loads(stdout.strip().splitlines()[-1])
-    return results
+runs, graph = component_mocks.scenario_fixtures(__file__, SCENARIOS)
 
 
-class Graph:
-    def __init__(self, run: dict[str, Any]) -> None:
-        self.resources: list[dict[str, Any]] = run["resources"]
-        self.calls: list[dict[str, Any]] = run["calls"]
-        self.outputs: dict[str, Any] = run["outputs"]
-
-    def all(self, type_: str) -> list[dict[str, Any]]:
-        return [r for r in self.resources if r["type"] == type_]
-
-    def one(self, type_: str) -> dict[str, Any]:
-        found = self.all(type_)
-        assert len(found) == 1, f"expected one {type_}, got {[r['name'] for r in found]}"
-        return found[0]
-
-    def value(self, attr: str) -> Any:
-        return self.outputs[attr]["value"]
-
-    def mock_id(self, type_: str) -> str:
-        return f"{alicloud_mocks.ID_PREFIX[type_]}{self.one(type_)['name']}"
-
-
-@pytest.fixture(params=list(SCENARIOS))
-def graph(request: pytest.FixtureRequest, runs: dict[str, dict[str, Any]]) -> Iterator[Graph]:
-    yield Graph(runs[request.param])
-
-
-def scenario_graph(runs: dict[str, dict[str, Any]], name: str) -> Graph:
-    return Graph(runs[name])
+def scenario_graph(runs: dict[str, Graph], name: str) -> Graph:
+    return runs[name]
 
 
 # --- every scenario --------------------------------------------------------------------------------
@@ -478,4 +390,4 @@ def test_settings_refuse_bad_alicloud_input_naming_the_key(load_with: Any, value
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(json.loads(sys.argv[1]))))
+    component_mocks.child_main(_child)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from pulumi.output import Unknown
 
 from components.flink_job import FlinkJobArgs, FlinkJobProvider
 from components.flink_rest import FlinkRestClient
@@ -96,6 +97,33 @@ def wait_for_counts(out: Path, label: str, at_least: int, timeout: float = 30) -
         time.sleep(0.1)
 
 
+def counting_v1(cluster: FlinkCluster, host: ProviderHost, name: str,
+                tmp_path: Path) -> tuple[dict[str, Any], ResourceState, Path, Path]:
+    """`pulumi up` of the counting job "v1" in savepoint mode, once it has counted a while."""
+    out, savepoints = tmp_path / "out", tmp_path / "savepoints"
+    news = job_inputs(cluster, name, args=[str(out), "v1", "4", "2"], upgrade_mode="savepoint",
+                      savepoint_dir=str(savepoints))
+    state = engine_up(host, name, news)
+    wait_for_counts(out, "v1", 100)
+    return news, state, out, savepoints
+
+
+def assert_continuous(rows: list[Count], labels: list[str]) -> None:
+    """Each version continues exactly where the previous one's savepoint was: no gap, no repeat."""
+    start = 0
+    for label in labels:
+        numbers = [c.n for c in rows if c.label == label]
+        assert numbers and numbers == list(range(start, start + len(numbers))), label  # operator state
+        start += len(numbers)
+    assert len(rows) == start
+    per_key: dict[int, list[int]] = defaultdict(list)
+    for c in rows:
+        per_key[c.key].append(c.count)
+    assert sorted(per_key) == [0, 1, 2, 3]
+    for key, seen in per_key.items():  # every key's counter carries on too (keyed state)
+        assert seen == list(range(1, len(seen) + 1)), f"key {key}"
+
+
 def assert_one_line(error: ProviderError, *fragments: str) -> None:
     """The host prints a Python traceback; its last line is our message, free of any Java stack."""
     assert error.last_line.startswith("components.flink_job.FlinkJobError: "), error.details
@@ -132,7 +160,7 @@ def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_
     new_job = upgraded.outputs["job_id"]
     assert new_job != state.id and upgraded.outputs["jar_id"] == out["jar_id"]  # outputs not wiped
     assert live_state(flink, state.id) == "CANCELED" and live_state(flink, new_job) == "RUNNING"
-    assert "upgrade mode savepoint needs savepoint_dir; upgrading stateless" in provider_host.output()
+    assert "no savepoint_dir, so the upgrade is stateless" in provider_host.output()
 
     engine_destroy(provider_host, ResourceState(new_job, upgraded.inputs, upgraded.outputs))
     assert live_state(flink, new_job) == "CANCELED"
@@ -141,11 +169,7 @@ def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_
 
 def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkCluster, provider_host: ProviderHost,
                                                                tmp_path: Path) -> None:
-    out, savepoints = tmp_path / "out", tmp_path / "savepoints"
-    news = job_inputs(flink, "counting", args=[str(out), "v1", "4", "2"], upgrade_mode="savepoint",
-                      savepoint_dir=str(savepoints))
-    state = engine_up(provider_host, "counting", news)
-    wait_for_counts(out, "v1", 200)
+    news, state, out, savepoints = counting_v1(flink, provider_host, "counting", tmp_path)
 
     # A new version (arguments and parallelism) from a savepoint of the old one.
     state = engine_up(provider_host, "counting", {**news, "args": [str(out), "v2", "4", "2"], "parallelism": 1},
@@ -158,17 +182,7 @@ def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkClust
     assert live_state(flink, job_id) == "FINISHED"  # stopped with a final savepoint, not cancelled
     assert len(list(savepoints.iterdir())) == 2
 
-    rows = counts(out)
-    v1 = [c.n for c in rows if c.label == "v1"]
-    v2 = [c.n for c in rows if c.label == "v2"]
-    assert v1 == list(range(len(v1)))  # the source's operator state…
-    assert v2 == list(range(len(v1), len(v1) + len(v2)))  # …continues exactly where the savepoint was
-    per_key: dict[int, list[int]] = defaultdict(list)
-    for c in rows:
-        per_key[c.key].append(c.count)
-    assert sorted(per_key) == [0, 1, 2, 3]
-    for key, seen in per_key.items():  # and so does every key's counter (keyed state)
-        assert seen == list(range(1, len(seen) + 1)), f"key {key}"
+    assert_continuous(counts(out), ["v1", "v2"])
 
 
 # --- failures -------------------------------------------------------------------------------------------
@@ -191,7 +205,7 @@ def test_a_job_that_throws_at_start_is_cancelled_with_its_root_cause(flink22: Fl
         engine_up(provider_host, "boom", news)
     assert time.monotonic() - started < 30  # noticed the restart, did not wait out the deadline
     assert_one_line(error.value, "failed while starting",
-                    "java.lang.IllegalStateException: boom: the test job fails on purpose at record")
+                    "java.lang.IllegalStateException: boom: the test job fails on purpose while starting")
     assert active_jobs(flink22.rest_url) == []  # cancelled, not left restarting forever
 
     # A main() that throws never becomes a job at all.
@@ -223,6 +237,25 @@ def test_a_failed_savepoint_leaves_the_old_job_running(flink22: FlinkCluster, pr
                     f"the old job {state.id} keeps running")
     assert live_state(flink22, state.id) == "RUNNING"
     assert [job["jid"] for job in active_jobs(flink22.rest_url)] == [state.id]  # and no second job
+
+
+def test_a_new_version_that_fails_names_its_savepoint_and_the_next_up_restores_from_it(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    news, state, out, savepoints = counting_v1(flink22, provider_host, "rollout", tmp_path)
+
+    with pytest.raises(ProviderError) as error:
+        engine_up(provider_host, "rollout", {**news, "entry_class": "com.example.Broken"}, state)
+    (savepoint,) = savepoints.iterdir()
+    assert_one_line(error.value, "could not start job", f"restore from savepoint file:{savepoint}",
+                    "java.lang.ClassNotFoundException: com.example.Broken")
+    assert live_state(flink22, state.id) == "FINISHED"  # stopped with the savepoint, nothing running
+
+    # The engine still holds the old job; the fixed version is restored from that job's savepoint.
+    fixed = engine_up(provider_host, "rollout", {**news, "args": [str(out), "v2", "4", "2"]}, state)
+    assert fixed.outputs["last_savepoint"] == f"file:{savepoint}"
+    wait_for_counts(out, "v2", 100)
+    engine_destroy(provider_host, fixed)
+    assert_continuous(counts(out), ["v1", "v2"])
 
 
 def test_delete_of_a_cancelled_job_succeeds_and_up_resubmits(flink22: FlinkCluster, provider_host: ProviderHost,
@@ -325,7 +358,7 @@ def test_preview_with_unknown_values_never_calls_flink(provider_host: ProviderHo
             "job_name": "preview", "allow_non_restored_state": False, "flink_configuration": {}})
         # First preview: the REST URL comes from a load balancer that does not exist yet.
         first = provider_host.check({}, {**known, "rest_url": UNKNOWN, "args": [UNKNOWN]})
-        assert first.failures == [] and first.inputs["rest_url"] == UNKNOWN
+        assert first.failures == [] and isinstance(first.inputs["rest_url"], Unknown)
         # Later previews: diff old outputs against partly unknown inputs.
         outputs = {**known, "job_id": "f" * 32, "state": "RUNNING"}
         assert provider_host.diff("f" * 32, outputs, known).changes == "none"
@@ -376,4 +409,4 @@ def test_the_resource_type_token_and_inputs() -> None:
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["type"] == "pulumi-python:dynamic/flink:Job"
     assert seen["job_name"] == "flink-hologres/dev/orders" and seen["args"] == ["--table", "t"]
-    assert {"__provider", "rest_url", "jar_sha256", "upgrade_mode", "savepoint_dir"} <= set(seen["inputs"])
+    assert {"__provider", "rest_url", "jar_path", "jar_sha256", "args", "job_name"} <= set(seen["inputs"])

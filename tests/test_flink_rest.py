@@ -168,7 +168,7 @@ def test_failures_are_one_line_root_causes(any_flink: FlinkCluster) -> None:
     # The payloads differ: 1.x still has the deprecated root-exception, 2.x only exceptionHistory.
     assert ("root-exception" in raw) == version.startswith("1.")
     assert "FixedDelayRestartBackoffTimeStrategy" in str(raw)
-    boom = "java.lang.IllegalStateException: boom: the test job fails on purpose at record 0"
+    boom = "java.lang.IllegalStateException: boom: the test job fails on purpose while starting"
     assert client.root_cause(job_id) == boom
 
 

@@ -197,7 +197,8 @@ def cursor(postgres: Any) -> Any:
 
 
 def _text(cursor: Any, statement: ddl.Statement) -> str:
-    return cursor.mogrify(*statement).decode()
+    query, params = statement
+    return cursor.mogrify(query, params or None).decode()
 
 
 def test_create_table_statement(cursor: Any) -> None:
@@ -208,6 +209,13 @@ def test_create_table_statement(cursor: Any) -> None:
         "distribution_key = 'user_id', clustering_key = 'sale_timestamp:asc', event_time_column = 'sale_timestamp', "
         "bitmap_columns = 'province,city', dictionary_encoding_columns = 'province:auto', "
         "time_to_live_in_seconds = '3153600000', binlog_level = 'replica', binlog_ttl = '86400')")
+
+
+def test_names_holding_percent_signs_are_never_taken_for_placeholders(cursor: Any) -> None:
+    spec = _spec(columns=(Column("%s", "TEXT"), Column("%(x)s", "TEXT")), primary_key=(),
+                 properties=HologresProperties(bitmap_columns=("%s",)))
+    assert _text(cursor, ddl.render_create_table(spec, with_properties=True)) == (
+        'CREATE TABLE "public"."order_details" ("%s" text, "%(x)s" text) WITH (bitmap_columns = \'"%s"\')')
 
 
 def test_set_table_property_quotes_names_like_hologres(cursor: Any) -> None:

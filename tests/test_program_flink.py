@@ -46,6 +46,7 @@ def test_dev_stack_declares_the_tutorials_session_cluster(dev: ProgramRun) -> No
         (SERVICE, "flink-jobmanager-service"),
         (SERVICE, "flink-rest-service"),
         (SERVICE, "flink-query-state-service"),
+        ("pulumi-python:dynamic/hologres:Table", "order-details"),
     ])
     component = dev.one(SESSION_CLUSTER)
     provider = dev.one("pulumi:providers:kubernetes")
@@ -185,7 +186,7 @@ def test_exports(dev: ProgramRun) -> None:
         ({"target": "gke"}, "target", "not one of ack, kubeconfig"),
         ({"hologresEndpoint": "host:99999"}, "hologresEndpoint", "host:port"),
         ({"hologresEndpoint": None}, "hologresEndpoint", "is required"),
-        ({"hologresTable": "a.b.c"}, "hologresTable", "schema.table"),
+        ({"hologresTable": "public."}, "hologresTable", "schema.table"),
         ({"taskManagerCpu": "fast"}, "taskManagerCpu", "CPU quantity"),
         ({"flinkConfig": {"taskmanager.numberOfTaskSlots": 8}}, "flinkConfig", "taskSlots"),
         ({"restServiceType": "Ingress"}, "restServiceType", "not one of"),

@@ -1,6 +1,7 @@
 """What the Alibaba Cloud provider would answer, for the Pulumi SDK mocks: resource ids and the
-computed properties the program reads (addresses, SNAT table), and the invokes it makes (zones,
-cluster credential). Shapes follow pulumi-alicloud 4.x."""
+computed properties the program reads (addresses, SNAT table, the OSS AccessKey's secret), and the
+invokes it makes (zones, cluster credential, caller identity, current region). Shapes follow
+pulumi-alicloud 4.x."""
 
 from __future__ import annotations
 
@@ -16,11 +17,37 @@ SLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
 ACL = "alicloud:slb/acl:Acl"
 ZONES_INVOKE = "alicloud:vpc/getEnhancedNatAvailableZones:getEnhancedNatAvailableZones"
 CREDENTIAL_INVOKE = "alicloud:cs/getClusterCredential:getClusterCredential"
+# Durable state on OSS (components/alicloud_state.py).
+BUCKET = "alicloud:oss/bucket:Bucket"
+BUCKET_ACL = "alicloud:oss/bucketAcl:BucketAcl"
+BUCKET_PUBLIC_ACCESS_BLOCK = "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_OBJECT = "alicloud:oss/bucketObject:BucketObject"
+RAM_USER = "alicloud:ram/user:User"
+RAM_POLICY = "alicloud:ram/policy:Policy"
+RAM_USER_POLICY_ATTACHMENT = "alicloud:ram/userPolicyAttachment:UserPolicyAttachment"
+ACCESS_KEY = "alicloud:ram/accessKey:AccessKey"
+CALLER_IDENTITY_INVOKE = "alicloud:index/getCallerIdentity:getCallerIdentity"
+REGIONS_INVOKE = "alicloud:index/getRegions:getRegions"
+ACCOUNT_ID = "1234567890123456"
+REGION = "cn-hangzhou"
+# The AccessKey's ID and secret as the provider returns them: tests look for them in plaintext.
+ACCESS_KEY_ID = "LTAI5tMockKeyId7Q2w"
+ACCESS_KEY_SECRET = "mock-oss-secret-3b9f6e2a-must-never-be-plaintext"
 
 ID_PREFIX = {NETWORK: "vpc-bp1", VSWITCH: "vsw-bp1", NAT: "ngw-bp1", EIP: "eip-bp1", SNAT: "snat-",
-             CLUSTER: "c5e2a1", SLB: "lb-bp1", ACL: "acl-bp1"}
+             CLUSTER: "c5e2a1", SLB: "lb-bp1", ACL: "acl-bp1", RAM_USER: "2781"}
 INTERNET_SLB_ADDRESS = "47.96.30.40"
 INTRANET_SLB_ADDRESS = "192.168.0.77"
+
+
+def resource_id(typ: str, name: str, inputs: dict[str, Any]) -> str:
+    if typ == BUCKET:
+        return str(inputs["bucket"])  # a bucket's id is its name
+    if typ == RAM_POLICY:
+        return str(inputs["policyName"])
+    if typ == ACCESS_KEY:
+        return ACCESS_KEY_ID
+    return f"{ID_PREFIX.get(typ, '')}{name}"
 
 
 def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -34,7 +61,13 @@ def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict
         state["address"] = INTERNET_SLB_ADDRESS if internet else INTRANET_SLB_ADDRESS
     elif typ == CLUSTER:
         state |= {"vpcId": "vpc-from-vswitch", "securityGroupId": "sg-bp1ack", "name": "flink-hologres-dev-x"}
-    return f"{ID_PREFIX.get(typ, '')}{name}", state
+    elif typ == BUCKET:
+        state |= {"intranetEndpoint": f"oss-{REGION}-internal.aliyuncs.com",
+                  "extranetEndpoint": f"oss-{REGION}.aliyuncs.com", "location": f"oss-{REGION}",
+                  "owner": ACCOUNT_ID, "creationDate": "2026-01-05"}
+    elif typ == ACCESS_KEY:
+        state |= {"secret": ACCESS_KEY_SECRET, "status": inputs.get("status", "Active")}
+    return resource_id(typ, name, inputs), state
 
 
 def kubeconfig_for(cluster_id: str) -> str:
@@ -58,4 +91,10 @@ def call(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
         return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",
                 "kubeConfig": kubeconfig_for(cluster_id), "expiration": "2028-07-01T00:00:00Z",
                 "certificateAuthorities": [{"clientCert": "LS0t", "clientKey": "LS0t", "clusterCert": "LS0t"}]}
+    if token == CALLER_IDENTITY_INVOKE:
+        return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID, "arn": f"acs:ram::{ACCOUNT_ID}:root",
+                "identityType": "Account"}
+    if token == REGIONS_INVOKE and args.get("current"):
+        return {"id": REGION, "current": True, "ids": [REGION],
+                "regions": [{"id": REGION, "regionId": REGION, "localName": "China (Hangzhou)"}]}
     return None

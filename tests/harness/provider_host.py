@@ -97,7 +97,13 @@ def resource_inputs(provider: ResourceProvider, props: Mapping[str, Any]) -> dic
 
 
 def _struct(props: Mapping[str, Any]) -> Any:
-    return asyncio.run(rpc.serialize_properties(dict(props), {}))
+    # A private loop: asyncio.run() would leave the main thread without a current event loop,
+    # which breaks later tests that use pulumi.runtime.test (SDK mocks).
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(rpc.serialize_properties(dict(props), {}))
+    finally:
+        loop.close()
 
 
 def _props(struct: Any) -> dict[str, Any]:

@@ -1,12 +1,16 @@
 package flinkhologres.testjobs;
 
 import org.apache.flink.api.common.functions.MapFunction;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 
 /**
  * A job that cannot start. Argument "main": main() throws before anything is submitted. Otherwise
- * (default "task"): the job is submitted and its first task throws on its first record, so it
- * fails (or restarts, if a restart strategy is configured) right after reaching RUNNING.
+ * (default "task"): the job is submitted and its task throws while initializing (where a real sink
+ * fails to connect), so the task never reaches RUNNING; the job fails, or restarts if a restart
+ * strategy is configured.
  */
 public final class FailingJob {
 
@@ -20,12 +24,20 @@ public final class FailingJob {
         env.execute("failing-job");
     }
 
-    static final class Boom implements MapFunction<Long, Long> {
+    static final class Boom implements MapFunction<Long, Long>, CheckpointedFunction {
         @Override
-        public Long map(Long value) throws InterruptedException {
-            // Long enough for the job to be seen RUNNING first, as a real start-up failure would be.
+        public void initializeState(FunctionInitializationContext context) throws InterruptedException {
+            // Not instantly: a real connector takes a moment before it gives up.
             Thread.sleep(300);
-            throw new IllegalStateException("boom: the test job fails on purpose at record " + value);
+            throw new IllegalStateException("boom: the test job fails on purpose while starting");
+        }
+
+        @Override
+        public void snapshotState(FunctionSnapshotContext context) {}
+
+        @Override
+        public Long map(Long value) {
+            return value;
         }
     }
 
