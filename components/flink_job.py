@@ -47,6 +47,7 @@ READ_DEADLINE_S = 30.0
 # Enough for any realistic number of update/create cycles of one job on one JobManager.
 MAX_JOB_ID_ATTEMPTS = 64
 POLL_INTERVAL_S = 0.1
+SLOT_GRACE_S = 5.0
 
 # Inputs whose change means a new job version (resubmission); others only update outputs.
 JOB_KEYS = ("jar_sha256", "entry_class", "args", "parallelism", "flink_configuration")
@@ -322,6 +323,11 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         job being replaced will give back."""
         needed = spec.parallelism or int(client.cluster_option("parallelism.default") or 1)
         overview = client.overview()
+        # Slots of a job that just ended come back a moment later: a short grace when they could.
+        grace_until = time.monotonic() + SLOT_GRACE_S
+        while overview.slots_available + credit < needed <= overview.slots_total and time.monotonic() < grace_until:
+            time.sleep(POLL_INTERVAL_S)
+            overview = client.overview()
         free = overview.slots_available + credit
         if needed > free:
             raise FlinkJobError(
