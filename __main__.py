@@ -12,6 +12,8 @@ from components import flink_config
 from components import settings as stack_settings
 from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs, mirror_image
 from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, uses_oss
+from components.flink_job import FlinkJob, FlinkJobArgs
+from components.flink_rest import file_sha256
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
@@ -96,8 +98,37 @@ flink = FlinkSessionCluster(
     opts=pulumi.ResourceOptions(provider=k8s_provider),
 )
 
-flink_rest_url = settings.flink_rest_url or derived_rest_url
+flink_rest_url = settings.flink_rest_url or derived_rest_url or flink.external_rest_url
+
+# 5. The job(s) on the session cluster, each its own resource: adding or removing one leaves the
+#    others running. They depend on the cluster and the table, so destroy stops them first.
+jobs = {}
+for job in (j for j in settings.jobs if j.jar):
+    jobs[job.name] = FlinkJob(
+        f"job-{job.name}",
+        FlinkJobArgs(
+            rest_url=flink_rest_url,
+            jar_path=job.jar,
+            jar_sha256=file_sha256(job.jar),
+            entry_class=job.entry_class,
+            args=job.args,
+            parallelism=job.parallelism,
+            upgrade_mode=job.upgrade_mode,
+            savepoint_dir=job.savepoint_dir or flink.savepoint_dir,
+            allow_non_restored_state=job.allow_non_restored_state,
+            flink_configuration=job.flink_config,
+            job_name=f"{settings.project}/{settings.stack}/{job.name}",
+            rest_deadline_seconds=settings.job_deadlines.rest_seconds,
+            start_deadline_seconds=settings.job_deadlines.start_seconds,
+            savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[flink, table]),
+    )
+
 pulumi.export("namespace", flink.namespace)
 pulumi.export("flinkRestUrl", flink_rest_url)
 pulumi.export("flinkUiUrl", flink_rest_url)
 pulumi.export("hologresTable", hologres.table)
+if "main" in jobs:
+    pulumi.export("jobId", jobs["main"].job_id)
+pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})

@@ -44,6 +44,8 @@ DEFAULT_START_DEADLINE_S = 300.0
 DEFAULT_SAVEPOINT_DEADLINE_S = 600.0
 # How long read/delete wait for an unreachable REST API before giving up.
 READ_DEADLINE_S = 30.0
+# The state a refresh records for a job a JobManager restart forgot, when a savepoint can bring it back.
+VANISHED = "VANISHED"
 # Enough for any realistic number of update/create cycles of one job on one JobManager.
 MAX_JOB_ID_ATTEMPTS = 64
 POLL_INTERVAL_S = 0.1
@@ -257,7 +259,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         # olds are the previous *outputs* (a superset of the inputs); never call Flink here.
         changed = [key for key in INPUT_KEYS
                    if is_unknown(news.get(key)) or _plain(olds.get(key)) != _plain(news.get(key))]
-        return dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+        vanished = olds.get("state") == VANISHED  # refresh found the job gone: resubmit it
+        return dynamic.DiffResult(changes=bool(changed) or vanished, replaces=[], delete_before_replace=False)
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -386,8 +389,12 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
             status = client.job_summary(id_)
+            if status is None and spec.effective_upgrade_mode == "savepoint" and props.get("last_savepoint"):
+                # Forgotten by a JobManager restarted without HA, but we know a savepoint: keep the
+                # resource, marked VANISHED, so the next `up` resubmits it from there, not from nothing.
+                return dynamic.ReadResult(id_, {**props, "state": VANISHED})
             if status is None or status.terminal:
-                # Ended, or forgotten by a JobManager restarted without HA: missing, so `up` resubmits.
+                # Ended, or forgotten without a savepoint to go back to: missing, so `up` resubmits.
                 return dynamic.ReadResult("", {})
             return dynamic.ReadResult(id_, {**props, "state": status.state,
                                             "flink_version": client.flink_version(),
@@ -400,7 +407,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         # The default update would wipe the outputs: always return all of them.
         spec = spec_from(news)
         carried = {key: olds.get(key) for key in OUTPUT_KEYS}
-        if not job_changed(olds, news):
+        if not job_changed(olds, news) and olds.get("state") != VANISHED:
             return dynamic.UpdateResult({**news, **carried, "job_id": id_,
                                          "effective_upgrade_mode": spec.effective_upgrade_mode,
                                          "job_ui_url": spec.ui_link(id_)})
@@ -414,7 +421,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             # Fail before touching the old job if the new one could not get its slots.
             detail = client.job_or_none(id_) if old and not old.terminal else None
             self._check_slots(client, spec, credit=detail.slots_used if detail else 0)
-            restore_from = self._stop_old(client, spec, id_, old, mode)
+            restore_from = self._stop_old(client, spec, id_, old, mode, known_savepoint=olds.get("last_savepoint"))
             outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
         if restore_from is None:
             outs["last_savepoint"] = olds.get("last_savepoint")
@@ -422,10 +429,10 @@ class FlinkJobProvider(dynamic.ResourceProvider):
 
     @staticmethod
     def _stop_old(client: FlinkRestClient, spec: JobSpec, job_id: str, old: JobStatus | None,
-                  mode: str) -> str | None:
+                  mode: str, known_savepoint: str | None = None) -> str | None:
         """Stop the running version; in savepoint mode return the savepoint to restore from."""
         if old is None or old.terminal:
-            return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode)
+            return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode, known_savepoint)
         if mode == "stateless":
             client.cancel(job_id)
             client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
@@ -436,17 +443,19 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         except SavepointFailed as error:
             now = client.job_summary(job_id)
             if now is None or now.terminal:  # it ended meanwhile, on its own
-                return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode)
+                return FlinkJobProvider._savepoint_of_ended(client, spec, job_id, mode, known_savepoint)
             raise FlinkJobError(f"upgrade of job '{spec.job_name}' stopped: {error.detail}; the old job "
                                 f"{job_id} keeps running (state {now.state}), nothing was changed") from None
         client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
         return savepoint
 
     @staticmethod
-    def _savepoint_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, mode: str) -> str | None:
+    def _savepoint_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, mode: str,
+                            known_savepoint: str | None = None) -> str | None:
         """The old job is already over, e.g. an update retried after it stopped the job and then failed:
-        Flink still lists that job's savepoint in its checkpoint statistics."""
-        savepoint = client.latest_savepoint(job_id) if mode == "savepoint" else None
+        Flink still lists that job's savepoint in its checkpoint statistics. A JobManager restarted
+        without HA has forgotten the job: then the last savepoint the state knows is the way back."""
+        savepoint = (client.latest_savepoint(job_id) or known_savepoint) if mode == "savepoint" else None
         if mode == "savepoint" and savepoint is None:
             _warn(f"job '{spec.job_name}' ({job_id}) has ended or is gone from {spec.rest_url} without a "
                   "savepoint; submitting the new version without state")

@@ -65,6 +65,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
     config_files: pulumi.Output[Mapping[str, str]]
     config_checksum: pulumi.Output[str]
     savepoint_dir: pulumi.Output[str | None]
+    # Where a LoadBalancer REST Service is reachable from outside the cluster (None for other types).
+    external_rest_url: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: FlinkSessionClusterArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -197,6 +199,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.total_slots = pulumi.Output.from_input(args.task_managers * args.task_slots)
         self.config_files = config_files
         self.config_checksum = checksum
+        self.external_rest_url = (rest_service.status.apply(_load_balancer_url)
+                                  if args.rest_service_type == "LoadBalancer" else pulumi.Output.from_input(None))
         self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
@@ -228,3 +232,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             opts=child,
         )
         return [account, role, binding]
+
+
+def _load_balancer_url(status: Any) -> str | None:
+    """http://<ingress address>:8081 once the load balancer has an address."""
+    ingress = (getattr(getattr(status, "load_balancer", None), "ingress", None) or [None])[0]
+    address = ingress and (ingress.ip or ingress.hostname)
+    return f"http://{address}:{flink_config.REST_PORT}" if address else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,15 @@ class JobSettings:
     parallelism: int
     upgrade_mode: UpgradeMode | None
     savepoint_dir: str | None
+    allow_non_restored_state: bool = False
+    flink_config: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobDeadlines:
+    rest_seconds: int
+    start_seconds: int
+    savepoint_seconds: int
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,7 @@ class Settings:
     flink: FlinkSettings
     hologres: HologresSettings
     jobs: list[JobSettings]
+    job_deadlines: JobDeadlines
     flink_rest_url: str | None
     alicloud: AlicloudSettings | None
     high_availability: HighAvailability
@@ -329,31 +340,51 @@ def _hologres(read: _Reader) -> HologresSettings:
     )
 
 
-def _job(read: _Reader, raw: Mapping[str, Any], key: str, name: str, default_parallelism: int) -> JobSettings:
-    """One job, from the `jobs` list entry `raw` (or the single-job keys), validated."""
-    def entry(field_name: str) -> str:
-        return f"{key}.{field_name}" if key == "jobs" else field_name
+# The single-job keys, by the field of a `jobs` entry they stand for.
+_SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "jobArgs",
+                    "parallelism": "jobParallelism", "upgradeMode": "jobUpgradeMode",
+                    "savepointDir": "savepointDir", "allowNonRestoredState": "jobAllowNonRestoredState",
+                    "flinkConfig": "jobFlinkConfig"}
 
+
+def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int) -> JobSettings:
+    """One job, from a `jobs` entry or from the single-job keys; `key_of` names a field's config key."""
     jar = raw.get("jar")
+    if jar and not os.path.isfile(str(jar)):
+        raise ConfigError(key_of("jar"), f"'{jar}' is not a file (paths are relative to the project directory)",
+                          f"build the job jar, or pulumi config set {key_of('jar')} <path to the jar>")
     entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
     if not _JAVA_CLASS.match(entry_class):
-        raise ConfigError(entry("entryClass" if key == "jobs" else "jobEntryClass"),
-                          f"'{entry_class}' is not a Java class name", "use a name such as com.example.Main")
+        raise ConfigError(key_of("entryClass"), f"'{entry_class}' is not a Java class name",
+                          "use a name such as com.example.Main")
     args = raw.get("args") or []
-    if not isinstance(args, list):
-        raise ConfigError(entry("args" if key == "jobs" else "jobArgs"), "must be a list of strings",
-                          "pulumi config set --path 'jobArgs[0]' --tableName")
-    parallelism = raw.get("parallelism", default_parallelism)
+    if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) for a in args):
+        raise ConfigError(key_of("args"), "must be a list of strings",
+                          f"pulumi config set --path '{key_of('args')}[0]' --flag")
+    parallelism = raw.get("parallelism") or default_parallelism
     if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
-        raise ConfigError(entry("parallelism" if key == "jobs" else "jobParallelism"),
-                          f"'{parallelism}' is not a whole number ≥ 1", "pulumi config set jobParallelism 2")
-    mode = raw.get("upgradeMode")
+        raise ConfigError(key_of("parallelism"), f"'{parallelism}' is not a whole number ≥ 1",
+                          f"pulumi config set {key_of('parallelism')} 2")
+    mode = raw.get("upgradeMode") or None
     if mode not in (None, "savepoint", "stateless"):
-        raise ConfigError(entry("upgradeMode" if key == "jobs" else "jobUpgradeMode"),
-                          f"'{mode}' is not savepoint or stateless", "pulumi config set jobUpgradeMode savepoint")
+        raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint or stateless",
+                          f"pulumi config set {key_of('upgradeMode')} savepoint")
+    savepoint_dir = raw.get("savepointDir") or None
+    if savepoint_dir and "://" not in str(savepoint_dir) and not str(savepoint_dir).startswith("/"):
+        raise ConfigError(key_of("savepointDir"), f"'{savepoint_dir}' is not a URI every Flink pod can reach",
+                          f"pulumi config set {key_of('savepointDir')} oss://<bucket>/flink/savepoints")
+    allow = raw.get("allowNonRestoredState", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(key_of("allowNonRestoredState"), f"'{allow}' is not true or false",
+                          f"pulumi config set {key_of('allowNonRestoredState')} false")
+    flink_options = raw.get("flinkConfig") or {}
+    if not isinstance(flink_options, dict):
+        raise ConfigError(key_of("flinkConfig"), "must be a map of Flink options",
+                          f"pulumi config set --path '{key_of('flinkConfig')}[\"pipeline.name\"]' orders")
     return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
                        args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
-                       savepoint_dir=raw.get("savepointDir"))
+                       savepoint_dir=savepoint_dir, allow_non_restored_state=allow,
+                       flink_config={str(k): str(v) for k, v in flink_options.items()})
 
 
 def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
@@ -368,7 +399,7 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
             if not _JOB_NAME.match(name):
                 raise ConfigError(f"jobs[{index}].name", f"'{name}' is not a short lowercase name",
                                   f"pulumi config set --path 'jobs[{index}].name' orders")
-            jobs.append(_job(read, raw, "jobs", name, default_parallelism))
+            jobs.append(_job(raw, name, lambda field, i=index: f"jobs[{i}].{field}", default_parallelism))
         names = [job.name for job in jobs]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
@@ -379,11 +410,19 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
         "entryClass": read.text("jobEntryClass", DEFAULT_ENTRY_CLASS),
         "args": read.string_list("jobArgs", "[0]' --flag"),
         # 0 (the Pulumi.yaml default) means "the cluster's defaultParallelism".
-        "parallelism": read.integer("jobParallelism", 0, minimum=0) or default_parallelism,
+        "parallelism": read.integer("jobParallelism", 0, minimum=0),
         "upgradeMode": read.choice("jobUpgradeMode", ("savepoint", "stateless"), None),
         "savepointDir": read.text("savepointDir"),
+        "allowNonRestoredState": read.boolean("jobAllowNonRestoredState", False),
+        "flinkConfig": read.structured("jobFlinkConfig", dict, {}, "[\"pipeline.name\"]' orders"),
     }
-    return [_job(read, single, "job", "main", default_parallelism)]
+    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism)]
+
+
+def _job_deadlines(read: _Reader) -> JobDeadlines:
+    return JobDeadlines(rest_seconds=read.integer("jobRestDeadlineSeconds", 300),
+                        start_seconds=read.integer("jobStartDeadlineSeconds", 300),
+                        savepoint_seconds=read.integer("savepointDeadlineSeconds", 600))
 
 
 def _state_storage(read: _Reader, target: Target,
@@ -492,6 +531,13 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
     if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
         raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
                           "pulumi config set flinkRestUrl http://127.0.0.1:8081")
+    if (any(job.jar for job in jobs) and target == "kubeconfig" and not rest_url
+            and flink.rest_service_type != "LoadBalancer"):
+        # Jobs are submitted from the machine running `pulumi up`, which cannot reach a cluster address.
+        raise ConfigError("flinkRestUrl", f"jobs are submitted from this machine, which cannot reach the "
+                          f"{flink.rest_service_type} REST Service",
+                          f"kubectl -n {namespace} port-forward svc/flink-jobmanager-rest 8081, then "
+                          "pulumi config set flinkRestUrl http://127.0.0.1:8081 (or restServiceType LoadBalancer)")
     return Settings(
         project=PROJECT,
         stack=stack,
@@ -502,6 +548,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         flink=flink,
         hologres=hologres,
         jobs=jobs,
+        job_deadlines=_job_deadlines(read),
         flink_rest_url=rest_url,
         alicloud=_alicloud(read, stack) if target == "ack" else None,
         high_availability=high_availability,  # type: ignore[arg-type]

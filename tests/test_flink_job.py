@@ -185,6 +185,30 @@ def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkClust
     assert_continuous(counts(out), ["v1", "v2"])
 
 
+def test_a_job_forgotten_by_a_jobmanager_restart_comes_back_from_its_last_savepoint(
+        provider_host: ProviderHost, tmp_path: Path) -> None:
+    """Without HA a restarted JobManager forgets every job: refresh marks it VANISHED (not gone, since a
+    savepoint is known) and the next `up` resubmits it from that savepoint instead of from nothing."""
+    with FlinkCluster(version="2.2", files=cluster_files("2.2"), taskmanagers=1) as cluster:
+        news, state, out, _ = counting_v1(cluster, provider_host, "restarted", tmp_path)
+        state = engine_up(provider_host, "restarted", {**news, "args": [str(out), "v2", "4", "2"]}, state)
+        savepoint = state.outputs["last_savepoint"]
+        wait_for_counts(out, "v2", 50)
+        cluster.restart()
+
+        refreshed = engine_refresh(provider_host, state)
+        assert refreshed is not None and refreshed.id == state.id and refreshed.outputs["state"] == "VANISHED"
+        resumed = engine_up(provider_host, "restarted", {**news, "args": [str(out), "v3", "4", "2"]}, refreshed)
+        assert resumed.steps == ["check", "diff", "update"]
+        assert resumed.outputs["last_savepoint"] == savepoint
+        wait_for_counts(out, "v3", 20)
+        rows = counts(out)
+        first_v2 = min(c.n for c in rows if c.label == "v2")
+        first_v3 = min(c.n for c in rows if c.label == "v3")
+        assert first_v3 == first_v2 > 0  # from the savepoint v2 started from, not from zero
+        engine_destroy(provider_host, ResourceState(resumed.outputs["job_id"], resumed.inputs, resumed.outputs))
+
+
 # --- failures -------------------------------------------------------------------------------------------
 
 

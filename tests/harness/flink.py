@@ -176,6 +176,19 @@ class FlinkCluster:
         slots = int(options.get("taskmanager.numberOfTaskSlots", 1))
         self.wait_for_slots(self.taskmanagers * slots)
 
+    def restart(self) -> None:
+        """Kill every process and start them again on the same ports: a JobManager (and TaskManager)
+        restart, which without HA forgets every job."""
+        for process in self.processes:
+            process.kill()
+            process.wait()
+        self.processes.clear()
+        self._start_jobmanager()
+        for index in range(self.taskmanagers):
+            self.start_taskmanager(index)
+        slots = int(read_config_file(self.files).get("taskmanager.numberOfTaskSlots", 1))
+        self.wait_for_slots(self.taskmanagers * slots)
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:

@@ -150,7 +150,9 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
         logs=[tuple(entry) for entry in data["logs"]],  # type: ignore[misc]
         error=data["error"],
         error_type=data["error_type"],
-        raw=result.stdout + result.stderr,
+        # What the program printed besides the result (kept short: it lands in assertion messages).
+        raw=(result.stderr[-3000:] + "\n" + "\n".join(
+            line for line in result.stdout.splitlines() if not line.startswith(marker))[-3000:]).strip(),
     )
 
 
