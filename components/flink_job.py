@@ -243,6 +243,12 @@ def _iso(millis: int) -> str | None:
     return datetime.fromtimestamp(millis / 1000, UTC).isoformat() if millis > 0 else None
 
 
+def current_job_id(resource_id: str, outputs: Mapping[str, Any]) -> str:
+    """The job running now. The engine keeps a resource's id for life, but every upgrade starts a new
+    Flink job: its id is the `job_id` output, not the resource id."""
+    return str(outputs.get("job_id") or resource_id)
+
+
 class FlinkJobProvider(dynamic.ResourceProvider):
     """Create/read/update/delete of one Flink job through the REST API."""
 
@@ -386,9 +392,10 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     @_readable
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         spec = spec_from(props)
+        job_id = current_job_id(id_, props)
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
-            status = client.job_summary(id_)
+            status = client.job_summary(job_id)
             if status is None and spec.effective_upgrade_mode == "savepoint" and props.get("last_savepoint"):
                 # Forgotten by a JobManager restarted without HA, but we know a savepoint: keep the
                 # resource, marked VANISHED, so the next `up` resubmits it from there, not from nothing.
@@ -406,22 +413,24 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         # The default update would wipe the outputs: always return all of them.
         spec = spec_from(news)
+        job_id = current_job_id(id_, olds)
         carried = {key: olds.get(key) for key in OUTPUT_KEYS}
         if not job_changed(olds, news) and olds.get("state") != VANISHED:
-            return dynamic.UpdateResult({**news, **carried, "job_id": id_,
+            return dynamic.UpdateResult({**news, **carried, "job_id": job_id,
                                          "effective_upgrade_mode": spec.effective_upgrade_mode,
-                                         "job_ui_url": spec.ui_link(id_)})
+                                         "job_ui_url": spec.ui_link(job_id)})
         mode = spec.effective_upgrade_mode
         if spec.upgrade_mode != "stateless" and mode == "stateless":
             _warn(f"job '{spec.job_name}': no savepoint_dir, so the upgrade is stateless (the job's state "
                   "is dropped); set savepoint_dir to upgrade through a savepoint")
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
-            old = client.job_summary(id_)  # live: Flink's cached job view may still say RUNNING
+            old = client.job_summary(job_id)  # live: Flink's cached job view may still say RUNNING
             # Fail before touching the old job if the new one could not get its slots.
-            detail = client.job_or_none(id_) if old and not old.terminal else None
+            detail = client.job_or_none(job_id) if old and not old.terminal else None
             self._check_slots(client, spec, credit=detail.slots_used if detail else 0)
-            restore_from = self._stop_old(client, spec, id_, old, mode, known_savepoint=olds.get("last_savepoint"))
+            restore_from = self._stop_old(client, spec, job_id, old, mode,
+                                          known_savepoint=olds.get("last_savepoint"))
             outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
         if restore_from is None:
             outs["last_savepoint"] = olds.get("last_savepoint")
@@ -466,6 +475,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     @_readable
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         spec = spec_from(props)
+        id_ = current_job_id(id_, props)
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
             status = client.job_summary(id_)

@@ -162,9 +162,10 @@ def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_
     assert live_state(flink, state.id) == "CANCELED" and live_state(flink, new_job) == "RUNNING"
     assert "no savepoint_dir, so the upgrade is stateless" in provider_host.output()
 
-    engine_destroy(provider_host, ResourceState(new_job, upgraded.inputs, upgraded.outputs))
+    # As the engine does: the resource keeps its first id; the running job is the `job_id` output.
+    engine_destroy(provider_host, upgraded)
     assert live_state(flink, new_job) == "CANCELED"
-    assert engine_refresh(provider_host, ResourceState(new_job, upgraded.inputs, upgraded.outputs)) is None
+    assert engine_refresh(provider_host, upgraded) is None
 
 
 def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkCluster, provider_host: ProviderHost,
@@ -178,7 +179,7 @@ def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkClust
     assert savepoint and Path(savepoint.removeprefix("file:")).parent == savepoints
     wait_for_counts(out, "v2", 200)
     job_id = state.outputs["job_id"]
-    engine_destroy(provider_host, ResourceState(job_id, state.inputs, state.outputs))
+    engine_destroy(provider_host, state)  # the engine's id is the first job's; the running one is job_id
     assert live_state(flink, job_id) == "FINISHED"  # stopped with a final savepoint, not cancelled
     assert len(list(savepoints.iterdir())) == 2
 
@@ -206,7 +207,8 @@ def test_a_job_forgotten_by_a_jobmanager_restart_comes_back_from_its_last_savepo
         first_v2 = min(c.n for c in rows if c.label == "v2")
         first_v3 = min(c.n for c in rows if c.label == "v3")
         assert first_v3 == first_v2 > 0  # from the savepoint v2 started from, not from zero
-        engine_destroy(provider_host, ResourceState(resumed.outputs["job_id"], resumed.inputs, resumed.outputs))
+        engine_destroy(provider_host, resumed)
+        assert live_state(cluster, resumed.outputs["job_id"]) == "FINISHED"
 
 
 # --- failures -------------------------------------------------------------------------------------------

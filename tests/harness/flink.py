@@ -153,7 +153,7 @@ class FlinkCluster:
             (self.config_dir / name).write_text(content)
         options = read_config_file(self.files)
         self.java_opts = str(options.get("env.java.opts.all", "")).split()
-        self.rest_port = free_port()
+        self.rest_port = self.rest_port or free_port()  # fixed when a test needs the URL beforehand
         self.jobmanager_rpc_port = free_port()
         # Only where things listen changes; sizes, slots, parallelism stay as rendered.
         self.cluster_dynamic = {

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.harness import CACHE_DIR, REPO_ROOT, missing
@@ -35,14 +36,20 @@ def _digest(sources: list[Path], root: Path, release: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES) -> Path:
-    """A jar of every test job under `root`, compiled against Flink `version` (cached)."""
+def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES, bundle: Sequence[Path] = ()) -> Path:
+    """A jar of every test job under `root`, compiled against Flink `version` (cached). The jars in
+    `bundle` (e.g. a JDBC driver) are on the compile classpath and copied into the job jar, as a
+    fat jar carries its connectors."""
     javac = shutil.which("javac")
     if javac is None:
         missing("javac (Debian's openjdk-17-jdk-headless)")
     release = FLINK_RELEASES.get(version, version)
     sources = _sources(root)
-    jar = JAVA_CACHE / f"test-jobs-{_digest(sources, root, release)}.jar"
+    for dependency in bundle:
+        if not dependency.is_file():
+            missing(f"{dependency} (Debian's libpostgresql-jdbc-java)")
+    bundled = "".join(f"{d.resolve()}:{d.stat().st_size};" for d in bundle)
+    jar = JAVA_CACHE / f"test-jobs-{_digest(sources, root, release + bundled)}.jar"
     if jar.is_file():
         return jar
     home = flink_home(version)
@@ -50,7 +57,8 @@ def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES) -> Path:
     with tempfile.TemporaryDirectory(dir=JAVA_CACHE, prefix=".javac-") as work:
         classes = Path(work) / "classes"
         result = subprocess.run(
-            [javac, "--release", "11", "-nowarn", "-d", str(classes), "-cp", f"{home / 'lib'}/*",
+            [javac, "--release", "11", "-nowarn", "-d", str(classes),
+             "-cp", ":".join([f"{home / 'lib'}/*", *map(str, bundle)]),
              *map(str, sources)],
             capture_output=True, text=True, timeout=300, check=False,
         )
@@ -62,6 +70,14 @@ def compile_jobs_jar(version: str, root: Path = JAVA_SOURCES) -> Path:
             archive.writestr("META-INF/MANIFEST.MF", manifest)
             for path in sorted(classes.rglob("*.class")):
                 archive.write(path, str(path.relative_to(classes)))
+            for dependency in bundle:
+                with zipfile.ZipFile(dependency) as library:
+                    for entry in library.infolist():
+                        # Our manifest wins; a signed library's signatures would not match a fat jar.
+                        if entry.filename.upper().startswith("META-INF/") and (
+                                entry.filename.upper().endswith((".SF", ".RSA", ".DSA", "MANIFEST.MF"))):
+                            continue
+                        archive.writestr(entry, library.read(entry))
         # Atomic, so a concurrent run never sees half a jar.
         os.replace(staging, jar)
     return jar
