@@ -237,6 +237,26 @@ def container_memory(process_bytes: int) -> str:
     return f"{math.ceil(process_bytes / (1 << 20))}Mi"
 
 
+# --- sizes -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterSize:
+    """How big the session cluster is: Flink's process sizes and the pods' CPU."""
+
+    task_managers: int = 2
+    task_slots: int = 2
+    default_parallelism: int = 2
+    jobmanager_memory: str = "1600m"
+    taskmanager_memory: str = "1728m"
+    jobmanager_cpu: str = "1"
+    taskmanager_cpu: str = "1"
+
+    @property
+    def total_slots(self) -> int:
+        return self.task_managers * self.task_slots
+
+
 # --- the configuration file ---------------------------------------------------------------------
 
 

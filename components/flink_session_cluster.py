@@ -25,13 +25,7 @@ class FlinkSessionClusterArgs:
     image: str
     version: flink_config.FlinkVersion
     java_version: int
-    task_managers: int
-    task_slots: int
-    default_parallelism: int
-    jobmanager_memory: str = "1600m"
-    taskmanager_memory: str = "1728m"
-    jobmanager_cpu: str = "1"
-    taskmanager_cpu: str = "1"
+    size: flink_config.ClusterSize = field(default_factory=flink_config.ClusterSize)
     flink_config: pulumi.Input[Mapping[str, Any]] = field(default_factory=dict)
     # Env var name → value. Every value goes into the Secret; pods read them via secretKeyRef.
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -73,7 +67,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         super().__init__("flink-hologres:flink:SessionCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
-        version = args.version
+        version, size = args.version, args.size
         plugin = flink_config.filesystem_plugin_jar(args.state_scheme, version) if args.state_scheme else None
         plain_env = {"ENABLE_BUILT_IN_PLUGINS": plugin} if plugin else {}
 
@@ -83,10 +77,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 version=version,
                 java_version=args.java_version,
                 jobmanager_address=names.jobmanager,
-                task_slots=args.task_slots,
-                jobmanager_process_memory=args.jobmanager_memory,
-                taskmanager_process_memory=args.taskmanager_memory,
-                default_parallelism=args.default_parallelism,
+                task_slots=size.task_slots,
+                jobmanager_process_memory=size.jobmanager_memory,
+                taskmanager_process_memory=size.taskmanager_memory,
+                default_parallelism=size.default_parallelism,
                 extra=values["extra"] or {},
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
@@ -164,8 +158,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                                           spec=spec, opts=pulumi.ResourceOptions(parent=self,
                                                                                  depends_on=pod_dependencies))
 
-        jobmanager = deployment("jobmanager", 1, args.jobmanager_memory, args.jobmanager_cpu, names.jobmanager)
-        deployment("taskmanager", args.task_managers, args.taskmanager_memory, args.taskmanager_cpu,
+        jobmanager = deployment("jobmanager", 1, size.jobmanager_memory, size.jobmanager_cpu, names.jobmanager)
+        deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
                    names.taskmanager)
 
         jobmanager_service = k8s.core.v1.Service(
@@ -196,7 +190,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.rest_service = rest_service.metadata.apply(lambda m: m.name)
         self.rest_url = pulumi.Output.all(self.jobmanager_service, self.namespace).apply(
             lambda parts: f"http://{parts[0]}.{parts[1]}.svc:{flink_config.REST_PORT}")
-        self.total_slots = pulumi.Output.from_input(args.task_managers * args.task_slots)
+        self.total_slots = pulumi.Output.from_input(size.total_slots)
         self.config_files = config_files
         self.config_checksum = checksum
         self.external_rest_url = (rest_service.status.apply(_load_balancer_url)

@@ -50,13 +50,7 @@ class FlinkSettings:
     image: str
     version: flink_config.FlinkVersion
     java_version: int
-    task_managers: int
-    task_slots: int
-    default_parallelism: int
-    jobmanager_memory: str
-    taskmanager_memory: str
-    jobmanager_cpu: str
-    taskmanager_cpu: str
+    size: flink_config.ClusterSize
     extra_config: Mapping[str, Any]
     rest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -288,13 +282,15 @@ def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
         image=image,
         version=version,
         java_version=flink_config.java_version(image, version),
-        task_managers=task_managers,
-        task_slots=task_slots,
-        default_parallelism=parallelism,
-        jobmanager_memory=jm_memory,
-        taskmanager_memory=tm_memory,
-        jobmanager_cpu=cpus["jobManagerCpu"],
-        taskmanager_cpu=cpus["taskManagerCpu"],
+        size=flink_config.ClusterSize(
+            task_managers=task_managers,
+            task_slots=task_slots,
+            default_parallelism=parallelism,
+            jobmanager_memory=jm_memory,
+            taskmanager_memory=tm_memory,
+            jobmanager_cpu=cpus["jobManagerCpu"],
+            taskmanager_cpu=cpus["taskManagerCpu"],
+        ),
         extra_config=extra,
         rest_service_type=service_type,  # type: ignore[arg-type]
     ), warnings
@@ -520,7 +516,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
                           "pulumi config set namespace flink")
     flink, warnings = _flink(read, target)  # type: ignore[arg-type]
     hologres = _hologres(read)
-    jobs = _jobs(read, flink.default_parallelism)
+    jobs = _jobs(read, flink.size.default_parallelism)
     state_storage, state_warnings = _state_storage(read, target, flink.version)  # type: ignore[arg-type]
     warnings += state_warnings
     high_availability = read.choice("highAvailability", ("none", "kubernetes"), "none")
