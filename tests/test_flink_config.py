@@ -138,3 +138,45 @@ def test_checksum_changes_with_files_and_secret_keys_only() -> None:
     changed_files = flink_config.render_config_files(_spec(FlinkVersion(1, 20), **{"x": 1}))
     assert flink_config.config_checksum(changed_files, ["A", "B"]) != base
     assert flink_config.config_checksum(files, ["A", "B", "C"]) != base
+
+
+@pytest.mark.parametrize(("version", "checkpoints_key", "savepoints_key"), [
+    (FlinkVersion(1, 18, 1), "state.checkpoints.dir", "state.savepoints.dir"),
+    (FlinkVersion(1, 20, 3), "state.checkpoints.dir", "state.savepoints.dir"),
+    (FlinkVersion(2, 2, 0), "execution.checkpointing.dir", "execution.checkpointing.savepoint-dir"),
+])
+def test_state_option_names_follow_the_version(version: FlinkVersion, checkpoints_key: str,
+                                               savepoints_key: str) -> None:
+    location = flink_config.StateLocation("oss://bucket/flink/")
+    assert flink_config.state_options(version, location) == {
+        checkpoints_key: "oss://bucket/flink/checkpoints", savepoints_key: "oss://bucket/flink/savepoints"}
+
+
+@pytest.mark.parametrize(("version", "type_option", "restart_key"), [
+    (FlinkVersion(1, 15, 4), {"high-availability": flink_config.KUBERNETES_HA_FACTORY}, "restart-strategy"),
+    (FlinkVersion(1, 18, 1), {"high-availability.type": "kubernetes"}, "restart-strategy.type"),
+    (FlinkVersion(2, 2, 0), {"high-availability.type": "kubernetes"}, "restart-strategy.type"),
+])
+def test_kubernetes_ha_options_follow_the_version(version: FlinkVersion, type_option: dict[str, str],
+                                                  restart_key: str) -> None:
+    options = flink_config.high_availability_options(version, "flink-hologres",
+                                                     flink_config.StateLocation("s3://b/flink"))
+    assert options == {**type_option, "kubernetes.cluster-id": "flink-hologres",
+                       "high-availability.storageDir": "s3://b/flink/ha", restart_key: "exponential-delay"}
+
+
+@pytest.mark.parametrize(("scheme", "version", "jar"), [
+    ("oss", FlinkVersion(1, 20, 3), "flink-oss-fs-hadoop-1.20.3.jar"),
+    ("oss", FlinkVersion(1, 18, 1), "flink-oss-fs-hadoop-1.18.1.jar"),
+    ("oss", FlinkVersion(2, 2, 0), "flink-oss-fs-hadoop-2.2.0.jar"),
+    ("s3", FlinkVersion(2, 2, 0), "flink-s3-fs-presto-2.2.0.jar"),
+    ("hdfs", FlinkVersion(1, 20), None),
+    ("file", FlinkVersion(1, 20), None),
+])
+def test_filesystem_plugin_jar_names(scheme: str, version: FlinkVersion, jar: str | None) -> None:
+    assert flink_config.filesystem_plugin_jar(scheme, version) == jar
+
+
+def test_a_plugin_needs_the_patch_version() -> None:
+    with pytest.raises(ValueError, match="full version"):
+        flink_config.filesystem_plugin_jar("oss", FlinkVersion(1, 20))

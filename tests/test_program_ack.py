@@ -78,3 +78,35 @@ def test_bad_cloud_input_stops_before_anything_is_declared(config: dict[str, obj
     assert run.error_type == "ConfigError"
     assert run.error is not None and run.error.startswith(f"config '{key}'")
     assert run.resources == []
+
+
+def test_the_prod_stack_example_is_protected_highly_available_and_upgrades_through_savepoints() -> None:
+    run = run_program({}, secrets=SECRETS, stack="prod")
+    assert run.error is None, run.raw
+    cluster = run.one("alicloud:cs/managedKubernetes:ManagedKubernetes").plain()
+    assert cluster["profile"] == "Acs" and cluster["deletionProtection"] is True
+    assert run.by_name("flink-taskmanager").plain()["spec"]["replicas"] == 4
+    assert run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")  # Kubernetes HA
+    config = run.one("kubernetes:core/v1:ConfigMap").state()["data"]["config.yaml"]
+    assert "high-availability.type: kubernetes" in config
+    assert "state.savepoints.dir: oss://" in config
+    env = {e["name"]: e for e in run.by_name("flink-jobmanager").state()["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-oss-fs-hadoop-1.20.3.jar"
+    assert "secretKeyRef" in env["FLINK_PROPERTIES"]["valueFrom"]  # the OSS AccessKey, from the Secret
+
+
+def test_the_oss_access_key_reaches_flink_only_through_the_secret(dev_ack: ProgramRun) -> None:
+    from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
+
+    secret = dev_ack.one("kubernetes:core/v1:Secret")
+    assert f"fs.oss.accessKeySecret: {ACCESS_KEY_SECRET}" in secret.state()["stringData"]["FLINK_PROPERTIES"]
+    for resource in dev_ack.resources:
+        assert list(plaintext_occurrences(resource.inputs, ACCESS_KEY_SECRET)) == [], resource.name
+        # The engine encrypts the provider's declared secret outputs (the AccessKey's `secret`).
+        leaks = [path for path in plaintext_occurrences(resource.outputs, ACCESS_KEY_SECRET)
+                 if path.split(".")[1] not in resource.additional_secret_outputs]
+        assert leaks == [], resource.name
+    assert ACCESS_KEY_SECRET not in json.dumps(dev_ack.outputs)
+    config = dev_ack.one("kubernetes:core/v1:ConfigMap").state()["data"]["config.yaml"]
+    assert "fs.oss.endpoint: oss-" in config and "accessKey" not in config

@@ -40,6 +40,8 @@ class Resource:
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Output properties the engine stores as secrets whatever the provider returns.
+    additional_secret_outputs: list[str] = field(default_factory=list)
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -191,6 +193,7 @@ def _child() -> None:
                     "inputs": json_format.MessageToDict(req.object),
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
+                    "additional_secret_outputs": list(req.additionalSecretOutputs),
                 })
             return response
 
