@@ -534,6 +534,10 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
                           f"{flink.rest_service_type} REST Service",
                           f"kubectl -n {namespace} port-forward svc/flink-jobmanager-rest 8081, then "
                           "pulumi config set flinkRestUrl http://127.0.0.1:8081 (or restServiceType LoadBalancer)")
+    alicloud = _alicloud(read, stack) if target == "ack" else None
+    if any(job.jar for job in jobs) and alicloud and alicloud.ui_access == "intranet" and not rest_url:
+        warnings.append("jobs are submitted through the intranet SLB, which only machines inside the VPC (or on "
+                        "a VPN into it) reach; elsewhere set flinkRestUrl, e.g. through kubectl port-forward")
     return Settings(
         project=PROJECT,
         stack=stack,
@@ -546,7 +550,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         jobs=jobs,
         job_deadlines=_job_deadlines(read),
         flink_rest_url=rest_url,
-        alicloud=_alicloud(read, stack) if target == "ack" else None,
+        alicloud=alicloud,
         high_availability=high_availability,  # type: ignore[arg-type]
         state_storage=state_storage,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),

@@ -4,6 +4,7 @@ layer hands the Flink component its Kubernetes provider, SLB annotations and pod
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,12 @@ def test_the_oss_access_key_reaches_flink_only_through_the_secret(dev_ack: Progr
     assert ACCESS_KEY_SECRET not in json.dumps(dev_ack.outputs)
     config = dev_ack.one("kubernetes:core/v1:ConfigMap").state()["data"]["config.yaml"]
     assert "fs.oss.endpoint: oss-" in config and "accessKey" not in config
+
+
+def test_a_job_behind_the_intranet_slb_warns_where_up_must_run(tmp_path: Path) -> None:
+    jar = tmp_path / "job.jar"
+    jar.write_bytes(b"jar")
+    run = run_program({"jobJar": str(jar)}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    assert run.one("pulumi-python:dynamic/flink:Job").plain()["rest_url"] == "http://192.168.0.77:8081"
+    assert any("only machines inside the VPC" in w for w in run.warnings())
