@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.alicloud_mocks import ID_PREFIX, INTERNET_SLB_ADDRESS, SLB
-from tests.harness.program import SECRET_SIG, ProgramRun, plaintext_occurrences, run_program
+from tests.harness.program import SECRET_SIG, UNKNOWN, ProgramRun, plaintext_occurrences, run_program
 from tests.test_program_flink import SECRETS, SENTINEL_KEY, SENTINEL_USER
 
 LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
@@ -120,3 +120,16 @@ def test_a_job_behind_the_intranet_slb_warns_where_up_must_run(tmp_path: Path) -
     assert run.error is None, run.raw
     assert run.one("pulumi-python:dynamic/flink:Job").plain()["rest_url"] == "http://192.168.0.77:8081"
     assert any("only machines inside the VPC" in w for w in run.warnings())
+
+
+def test_preview_of_a_new_stack_runs_with_values_not_known_yet(tmp_path: Path) -> None:
+    """`pulumi preview` before the first `up`: the cluster, its kubeconfig and the SLB address are unknown."""
+    jar = tmp_path / "job.jar"
+    jar.write_bytes(b"jar")
+    run = run_program({"jobJar": str(jar)}, secrets=SECRETS, preview=True)
+    assert run.error is None, run.raw
+    job = run.one("pulumi-python:dynamic/flink:Job").inputs
+    assert job["rest_url"] == UNKNOWN  # the engine passes it on as unknown; check/diff accept it
+    kubeconfig = run.one("pulumi:providers:kubernetes").inputs["kubeconfig"]
+    assert kubeconfig[SECRET_SIG] and kubeconfig["value"] == UNKNOWN  # no cluster yet; secret all the same
+    assert len(run.of_type("kubernetes:apps/v1:Deployment")) == 2  # still all declared
