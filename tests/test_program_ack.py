@@ -133,3 +133,12 @@ def test_preview_of_a_new_stack_runs_with_values_not_known_yet(tmp_path: Path) -
     kubeconfig = run.one("pulumi:providers:kubernetes").inputs["kubeconfig"]
     assert kubeconfig[SECRET_SIG] and kubeconfig["value"] == UNKNOWN  # no cluster yet; secret all the same
     assert len(run.of_type("kubernetes:apps/v1:Deployment")) == 2  # still all declared
+
+
+def test_an_image_mirror_replaces_docker_hub_for_every_flink_container() -> None:
+    run = run_program({"imageRegistryMirror": "registry-vpc.cn-hangzhou.aliyuncs.com/team"}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    for deployment in ("flink-jobmanager", "flink-taskmanager"):
+        pod = run.by_name(deployment).plain()["spec"]["template"]["spec"]
+        for container in pod["containers"] + pod["initContainers"]:
+            assert container["image"] == "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20.3-java17"

@@ -214,3 +214,23 @@ def test_plaintext_secret_in_stack_config_is_refused() -> None:
     run = run_program({**KUBECONFIG, "hologresPassword": SENTINEL_KEY}, secrets={"hologresUser": SENTINEL_USER})
     assert run.error is not None and run.error.startswith("config 'hologresPassword': is stored in plaintext")
     assert SENTINEL_KEY not in run.error
+
+
+def test_the_table_can_be_managed_through_another_endpoint_than_the_job_uses() -> None:
+    run = run_program({**KUBECONFIG, "hologresAdminEndpoint": "hgpostcn-public.hologres.aliyuncs.com:80"},
+                      secrets=SECRETS)
+    table = run.one("pulumi-python:dynamic/hologres:Table").plain()
+    assert (table["host"], table["port"]) == ("hgpostcn-public.hologres.aliyuncs.com", 80)
+    env = run.one(SECRET).plain()["stringData"]
+    assert env["HOLO_ENDPOINT"] == "hgpostcn-cn-example-cn-hangzhou-vpc.hologres.aliyuncs.com:80"
+
+
+def test_a_kubeconfig_given_as_content_stays_secret() -> None:
+    content = "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: S3NT1NEL-kube-token\n"
+    run = run_program(KUBECONFIG, secrets={**SECRETS, "kubeconfig": content})
+    assert run.error is None, run.raw
+    provider = run.one("pulumi:providers:kubernetes")
+    assert provider.plain()["kubeconfig"] == content
+    for resource in run.resources:
+        assert list(plaintext_occurrences(resource.inputs, "S3NT1NEL-kube-token")) == [], resource.name
+    assert "S3NT1NEL-kube-token" not in json.dumps(run.outputs)
