@@ -22,11 +22,16 @@ settings = stack_settings.load()
 for warning in settings.warnings:
     pulumi.log.warn(warning)
 flink_settings, hologres = settings.flink, settings.hologres
+# The components' arguments check themselves: build them all before the first resource is declared,
+# so a bad value stops the program with nothing half-created.
+cloud_args = (ServerlessClusterArgs.from_settings(settings.alicloud, project=settings.project, stack=settings.stack)
+              if settings.alicloud is not None else None)
+storage_args = (StateStorageArgs.from_settings(settings)
+                if settings.alicloud is not None and uses_oss(settings.state_storage) else None)
 
 # 1. Where Kubernetes runs: a cluster this program creates, or one a kubeconfig points at.
-if settings.alicloud is not None:
-    cloud = AlicloudServerlessCluster("ack", args=ServerlessClusterArgs.from_settings(
-        settings.alicloud, project=settings.project, stack=settings.stack))
+if cloud_args is not None:
+    cloud = AlicloudServerlessCluster("ack", args=cloud_args)
     k8s_provider = cloud.k8s_provider
     image = mirror_image(flink_settings.image, cloud.image_registry_mirror)
     rest_service = {"rest_service_type": "LoadBalancer", "rest_service_annotations": cloud.rest_service_annotations,
@@ -47,8 +52,8 @@ state_location: pulumi.Input[str] | None = None
 state_scheme: str | None = None
 flink_options: pulumi.Input[dict] = dict(flink_settings.extra_config)
 secret_flink_options = None
-if settings.alicloud is not None and uses_oss(settings.state_storage):
-    storage = AlicloudStateStorage("state", args=StateStorageArgs.from_settings(settings))
+if storage_args is not None:
+    storage = AlicloudStateStorage("state", args=storage_args)
     state_location, state_scheme = storage.base_uri, "oss"
     flink_options = storage.flink_options.apply(lambda options: {**options, **flink_settings.extra_config})
     secret_flink_options = storage.secret_flink_options

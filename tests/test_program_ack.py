@@ -73,6 +73,8 @@ def test_internet_ui_carries_the_acl_on_the_service() -> None:
     ({"uiAccess": "internet", "uiAllowedCidrs": ["0.0.0.0/0"]}, "uiAllowedCidrs[0]"),
     ({"restServiceType": "NodePort"}, "restServiceType"),
     ({"clusterProfile": "Autopilot"}, "clusterProfile"),
+    ({"stateStorage": "oss://Bad_Bucket/flink"}, "stateStorage"),
+    ({"stateStorage": "oss://team-bucket/flink", "dropStateOnDestroy": "true"}, "dropStateOnDestroy"),
 ])
 def test_bad_cloud_input_stops_before_anything_is_declared(config: dict[str, object], key: str) -> None:
     run = run_program(config, secrets=SECRETS)
