@@ -22,7 +22,6 @@ from typing import Any, Literal, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
-from pulumi.output import Unknown
 
 from components.flink_rest import (
     FlinkRestClient,
@@ -31,13 +30,10 @@ from components.flink_rest import (
     SavepointFailed,
     one_line,
 )
+from components.unknowns import is_unknown
 
 UpgradeMode = Literal["savepoint", "stateless"]
 UPGRADE_MODES: tuple[str, ...] = ("savepoint", "stateless")
-
-# A value not known yet (preview): the provider host hands check/diff `pulumi.output.Unknown`
-# objects; the wire sentinel string is what the engine sends for them.
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 DEFAULT_REST_DEADLINE_S = 300.0
 DEFAULT_START_DEADLINE_S = 300.0
@@ -76,19 +72,6 @@ class FlinkJobError(Exception):
 
 
 # --- inputs ----------------------------------------------------------------------------------------
-
-
-def is_unknown(value: Any) -> bool:
-    """True if the value (or anything inside it) is not known yet."""
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, str):
-        return value == UNKNOWN
-    if isinstance(value, Mapping):
-        return any(is_unknown(k) or is_unknown(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(is_unknown(v) for v in value)
-    return False
 
 
 @dataclass(frozen=True)

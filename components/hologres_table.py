@@ -26,9 +26,9 @@ import psycopg2.errors
 import psycopg2.extensions
 import pulumi
 import pulumi.dynamic as dyn
-from pulumi.output import Unknown
 
 from components import hologres_ddl as ddl
+from components.unknowns import is_unknown
 
 # Connection inputs.
 HOST, PORT, DATABASE, SSLMODE = "host", "port", "database", "sslmode"
@@ -55,18 +55,6 @@ class HologresVersion(NamedTuple):
     text: str
     major: int
     minor: int
-
-
-def _is_unknown(value: Any) -> bool:
-    return isinstance(value, Unknown)
-
-
-def _contains_unknown(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return any(_contains_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_contains_unknown(v) for v in value)
-    return _is_unknown(value)
 
 
 def _whole(value: Any) -> Any:
@@ -112,13 +100,13 @@ class HologresTableProvider(dyn.ResourceProvider):
         for key, default in DEFAULTS.items():
             if props.get(key) is None:
                 props[key] = default
-        props, problems = ddl.check_table(props, _contains_unknown)
+        props, problems = ddl.check_table(props, is_unknown)
         problems += self._connection_problems(props)
         return dyn.CheckResult(props, [dyn.CheckFailure(p, r) for p, r in problems])
 
     def _connection_problems(self, props: Mapping[str, Any]) -> list[ddl.Problem]:
         problems: list[ddl.Problem] = []
-        known = {k: props.get(k) for k in CONNECTION_KEYS if not _is_unknown(props.get(k))}
+        known = {k: props.get(k) for k in CONNECTION_KEYS if not is_unknown(props.get(k))}
         if HOST in known and (not isinstance(known[HOST], str) or not known[HOST].strip()):
             problems.append((HOST, "must be the Hologres endpoint's host name"))
         for key, low, high in ((PORT, 1, 65535), (CONNECT_TIMEOUT, 2, 600), (STATEMENT_TIMEOUT, 1, 86400)):
@@ -145,7 +133,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         identity = (DATABASE, ddl.SCHEMA, ddl.TABLE)
         same_table = all(olds.get(k) == news.get(k) for k in identity)
         # Refuse only a certain rebuild: in a preview, unknown values are re-diffed once known.
-        certain = [c for c in changes if c.replace and not _contains_unknown(news.get(_top_level(c.property)))]
+        certain = [c for c in changes if c.replace and not is_unknown(news.get(_top_level(c.property)))]
         if certain and same_table and olds.get(DROP_ON_DESTROY) is not True:
             reasons = "; ".join(c.description for c in certain)
             raise HologresError(
@@ -153,7 +141,7 @@ class HologresTableProvider(dyn.ResourceProvider):
                 f"existing one and its rows; set dropTableOnDestroy to true and run `pulumi up` first to allow "
                 "it, or keep the old definition")
         # Same name: the old table must go before the new one can be created.
-        unsure = any(_contains_unknown(news.get(k)) for k in identity)
+        unsure = any(is_unknown(news.get(k)) for k in identity)
         return dyn.DiffResult(changes=True, replaces=replaces,
                               delete_before_replace=bool(replaces) and (same_table or unsure))
 
@@ -260,8 +248,8 @@ def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Chang
     """Old outputs → new (checked) inputs; unknown values count as changes, in the table as replaces."""
     changes = [ddl.Change(k, f"{k}: {olds.get(k)!r} → {news.get(k)!r}", replace=k == DATABASE)
                for k in (DATABASE, *IN_PLACE_CONNECTION_KEYS)
-               if _contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
-    unknown = [k for k in ddl.TABLE_KEYS if _contains_unknown(news.get(k))]
+               if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+    unknown = [k for k in ddl.TABLE_KEYS if is_unknown(news.get(k))]
     if unknown:
         return changes + [ddl.Change(k, f"{k}: known after apply", replace=True) for k in unknown]
     try:

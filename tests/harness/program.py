@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pulumi.runtime import rpc
 
 from tests.harness import REPO_ROOT
 
 PROJECT = "flink-hologres"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+# Pulumi's wire markers: a secret is {SECRET_SIG: SECRET_VALUE, "value": …}; UNKNOWN is a preview value.
+SECRET_SIG, SECRET_VALUE, UNKNOWN = rpc._special_sig_key, rpc._special_secret_sig, rpc.UNKNOWN
 
 
 @dataclass
@@ -80,7 +81,7 @@ class ProgramRun:
 
 def unwrap(value: Any) -> Any:
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(SECRET_SIG) == SECRET_VALUE:
             return unwrap(value.get("value"))
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -93,7 +94,7 @@ def unwrap(value: Any) -> Any:
 def plaintext_occurrences(value: Any, needle: str, path: str = "") -> Iterator[str]:
     """Paths where `needle` appears outside a secret marker."""
     if isinstance(value, dict):
-        if value.get(SECRET_SIG) == "1b47061264138c4ac30d75fd1eb44270":
+        if value.get(SECRET_SIG) == SECRET_VALUE:
             return
         for key, item in value.items():
             if needle in str(key):
@@ -241,7 +242,7 @@ def _child() -> None:
         for name, value in get_root_resource().outputs.items():  # type: ignore[union-attr]
             output = pulumi.Output.from_input(value)
             resolved = _sync_await(output.future())
-            outputs[name] = ({SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": resolved}
+            outputs[name] = ({SECRET_SIG: SECRET_VALUE, "value": resolved}
                              if _sync_await(output.is_secret()) else resolved)
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
