@@ -113,9 +113,17 @@ def test_the_component_registers_its_outputs(graph: Graph) -> None:
 
 
 def test_region_and_account_come_from_the_provider(graph: Graph) -> None:
-    tokens = [(c["token"], c["args"]) for c in graph.calls]
+    tokens = [(c["token"], c["args"]) for c in graph.calls if c["token"] != cloud.BUCKETS_INVOKE]
     assert sorted(tokens, key=str) == sorted([(cloud.CALLER_IDENTITY_INVOKE, {}),
                                               (cloud.REGIONS_INVOKE, {"current": True})], key=str)
+
+
+def test_a_created_bucket_is_looked_up_first_and_a_fresh_one_is_created_not_imported(runs: dict[str, Graph]) -> None:
+    graph = runs["created"]
+    name = graph.one(cloud.BUCKET)["inputs"]["bucket"]
+    assert [c["args"] for c in graph.calls if c["token"] == cloud.BUCKETS_INVOKE] == [{"nameRegex": f"^{name}$"}]
+    assert graph.one(cloud.BUCKET)["import_id"] == ""
+    assert not [c for c in runs["existing"].calls if c["token"] == cloud.BUCKETS_INVOKE]  # not ours to adopt
 
 
 def test_the_policy_allows_only_objects_under_the_prefix_of_that_bucket(graph: Graph) -> None:
@@ -222,7 +230,8 @@ def test_created_bucket_is_private_encrypted_versioned_and_globally_unique(runs:
     inputs = bucket["inputs"]
     assert inputs["bucket"] == bucket_of(graph) == "flink-hologres-dev-state-" + _digest()
     assert len(inputs["bucket"]) <= 63 and cloud.ACCOUNT_ID not in inputs["bucket"]
-    assert inputs["versioning"] == {"status": "Enabled"}
+    # Kept state is versioned; state to be dropped is not (see the dropStateOnDestroy test).
+    assert inputs["versioning"] == {"status": "Enabled" if name == "created" else "Suspended"}
     assert inputs["storageClass"] == "Standard"
     assert inputs["tags"] == TAGS
     assert "acl" not in inputs and "policy" not in inputs  # deprecated in the provider: separate resources
@@ -279,9 +288,25 @@ def test_destroy_keeps_the_bucket_and_its_savepoints_by_default(runs: dict[str, 
 
 def test_drop_state_on_destroy_empties_and_deletes_the_bucket(runs: dict[str, Graph]) -> None:
     graph = runs["created-dropped"]
-    assert graph.one(cloud.BUCKET)["inputs"]["forceDestroy"] is True
+    bucket = graph.one(cloud.BUCKET)["inputs"]
+    assert bucket["forceDestroy"] is True
     for resource in graph.children_of(COMPONENT):
         assert resource["retain_on_delete"] is False, resource["name"]
+    # force_destroy pages through versions for 5 minutes and never aborts multipart uploads: no versions
+    # piling up, and the whole bucket loses old versions and stale parts after a day.
+    assert bucket["versioning"] == {"status": "Suspended"}
+    purge = next(r for r in bucket["lifecycleRules"] if r["id"] == "purge-noncurrent-versions")
+    assert purge["prefix"] == ""
+    assert purge["noncurrentVersionExpirations"] == [{"days": 1}]
+    assert purge["abortMultipartUploads"] == [{"days": 1}]
+
+
+def test_the_ram_user_comment_fits_128_characters_for_any_stack_name() -> None:
+    from components.alicloud_state import user_comments
+
+    assert user_comments(project="flink-hologres", stack="dev") == \
+        "Flink state writer of flink-hologres/dev, managed by Pulumi"
+    assert len(user_comments(project="flink-hologres", stack="s" * 100)) == 128
 
 
 # --- an existing bucket ----------------------------------------------------------------------------
