@@ -5,6 +5,7 @@ pulumi-alicloud 4.x."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 NETWORK = "alicloud:vpc/network:Network"
@@ -27,6 +28,8 @@ NAT_ZONES = ["cn-hangzhou-k", "cn-hangzhou-j", "cn-hangzhou-h"]
 VSWITCH_ZONES = ["cn-hangzhou-b", "cn-hangzhou-h", "cn-hangzhou-j", "cn-hangzhou-k"]
 SLB_ZONES = ["cn-hangzhou-b", "cn-hangzhou-j", "cn-hangzhou-k"]
 ECI_ZONES = ["cn-hangzhou-b", "cn-hangzhou-h", "cn-hangzhou-j"]
+# Buckets this account already has (a scenario of a stack re-created after `destroy` kept its bucket adds one).
+EXISTING_BUCKETS: set[str] = set()
 # Existing VPCs the mocks know (the existing-network scenarios), by id.
 EXISTING_VPCS = {"vpc-bp1existing": ("172.16.0.0/12", ["10.10.0.0/16"])}
 CREDENTIAL_INVOKE = "alicloud:cs/getClusterCredential:getClusterCredential"
@@ -112,8 +115,9 @@ def call(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
         vpcs = [{"id": i, "vpcId": i, "cidrBlock": EXISTING_VPCS[i][0], "secondaryCidrBlocks": EXISTING_VPCS[i][1]}
                 for i in args.get("ids", []) if i in EXISTING_VPCS]
         return {"id": REGION, "ids": [v["id"] for v in vpcs], "names": [], "vpcs": vpcs}
-    if token == BUCKETS_INVOKE:  # no bucket exists yet; a test answers this invoke itself for the other case
-        return {"id": REGION, "names": [], "buckets": []}
+    if token == BUCKETS_INVOKE:
+        names = [b for b in sorted(EXISTING_BUCKETS) if re.fullmatch(args.get("nameRegex", ".*"), b)]
+        return {"id": REGION, "names": names, "buckets": [{"id": b, "name": b} for b in names]}
     if token == CREDENTIAL_INVOKE:
         cluster_id = args["clusterId"]
         return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",
