@@ -290,6 +290,8 @@ class AlicloudStateStorage(pulumi.ComponentResource):
                 f"{name}-bucket",
                 bucket=plan.bucket,
                 storage_class="Standard",
+                # ForceNew and read back from the bucket: pinned rather than left to the provider's default.
+                redundancy_type="LRS",
                 server_side_encryption_rule=encryption_rule(args),
                 # Versioning: a deleted or overwritten savepoint stays recoverable until the
                 # noncurrent-version rule purges it. Suspended when the state is to be dropped anyway: new

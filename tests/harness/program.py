@@ -61,6 +61,8 @@ class ProgramRun:
     error: str | None
     error_type: str | None
     raw: str
+    # Every invoke the program made: {"token", "args"} (args as the provider receives them).
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -153,6 +155,7 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
         logs=[tuple(entry) for entry in data["logs"]],  # type: ignore[misc]
         error=data["error"],
         error_type=data["error_type"],
+        calls=data.get("calls", []),
         # What the program printed besides the result (kept short: it lands in assertion messages).
         raw=(result.stderr[-3000:] + "\n" + "\n".join(
             line for line in result.stdout.splitlines() if not line.startswith(marker))[-3000:]).strip(),
@@ -173,6 +176,7 @@ def _child() -> None:
     resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
     logs: list[tuple[str, str]] = []
+    calls: list[dict[str, Any]] = []
     invoke_results: dict[str, Any] = request["invokes"]
 
     class Recorder(logging.Handler):
@@ -219,6 +223,7 @@ def _child() -> None:
             return f"{args.name}-id", state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+            calls.append({"token": args.token, "args": json.loads(json.dumps(args.args, default=str))})
             if args.token in invoke_results:
                 return invoke_results[args.token]
             answer = alicloud_mocks.call(args.token, args.args)
@@ -247,7 +252,7 @@ def _child() -> None:
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
     print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": logs,
-                                          "error": error, "error_type": error_type}), flush=True)
+                                          "error": error, "error_type": error_type, "calls": calls}), flush=True)
 
 
 if __name__ == "__main__":
