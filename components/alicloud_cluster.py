@@ -251,6 +251,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vswitch_ids: pulumi.Output[list[str]]
     egress_ip: pulumi.Output[str] | None  # the SNAT address pods leave through (None: existing network)
+    zone_id: pulumi.Output[str] | None  # the created vSwitch's zone, as it exists (None: existing network)
     cluster_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]  # secret
     k8s_provider: k8s.Provider
@@ -281,6 +282,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             vswitch_id: pulumi.Input[str] = args.vswitch_ids[0]
             cluster_vswitch_ids: pulumi.Input[Sequence[pulumi.Input[str]]] = list(args.vswitch_ids)
             self.egress_ip = None
+            self.zone_id = None
         else:
             vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=base, cidr_block=args.vpc_cidr, tags=tags, opts=child)
             # The zone is fixed once the vSwitch exists: a later `up` that would choose another (the cloud's
@@ -312,6 +314,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             vswitch_id = vswitch.id
             cluster_vswitch_ids = [vswitch.id]
             self.egress_ip = eip.ip_address
+            self.zone_id = vswitch.zone_id  # the state's zone: ignore_changes keeps it when this run chose another
 
         # --- the cluster ---
         # cs.ManagedKubernetes with a profile is the current resource for both kinds; cs.ServerlessKubernetes
@@ -404,6 +407,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             "vpcId": self.vpc_id,
             "vswitchIds": self.vswitch_ids,
             "egressIp": self.egress_ip,
+            "zoneId": self.zone_id,
             "clusterId": self.cluster_id,
             "kubeconfig": self.kubeconfig,
             "slbId": self.slb_id,

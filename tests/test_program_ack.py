@@ -51,6 +51,7 @@ def test_exports_and_the_kubeconfig_stays_secret(dev_ack: ProgramRun) -> None:
     assert outputs["kubeconfig"][SECRET_SIG]  # wrapped: stored encrypted
     assert "client-key-data" in outputs["kubeconfig"]["value"]
     assert outputs["slbAddress"] == "192.168.0.77"
+    assert outputs["zoneId"] == "cn-hangzhou-j"  # the only zone offering everything (tests/harness/alicloud_mocks.py)
     assert outputs["flinkRestUrl"] == outputs["flinkUiUrl"] == "http://192.168.0.77:8081"
     assert list(plaintext_occurrences(outputs, "client-key-data")) == []
     for sentinel in (SENTINEL_KEY, SENTINEL_USER):
