@@ -5,6 +5,11 @@ Kubernetes cluster (ACK Serverless or ACS), the Kubernetes provider every Kubern
 program uses, and the CLB that fronts the JobManager's REST/UI port, with an allowlist ACL when it
 faces the internet. It knows nothing of Flink beyond that port: the caller binds its REST Service to
 the CLB with `rest_service_annotations` and its pods get `pod_annotations`.
+
+Before anything is declared, `ServerlessClusterArgs.place()` asks the region which zones offer everything the
+stack puts in its one zone, and an existing VPC's CIDRs, so a bad zone or Service CIDR stops the program with
+nothing created. Provider facts cite aliyun/terraform-provider-alicloud at 81c43b67 (see
+tests/data/alicloud_provider_rules.yaml, which the contract test checks every argument against).
 """
 
 from __future__ import annotations

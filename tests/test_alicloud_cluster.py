@@ -420,6 +420,18 @@ def load_with() -> Iterator[Any]:
     pulumi.runtime.set_all_config(saved_config, list(saved_secrets))
 
 
+def test_settings_default_to_what_a_new_account_can_create(load_with: Any) -> None:
+    loaded = load_with()
+    assert loaded.alicloud.cluster_profile == "Acs"  # ACK Serverless is closed to new accounts
+    assert loaded.alicloud.service_cidr == "172.21.0.0/20"
+    assert loaded.alicloud.name_prefix is None  # flink-hologres-dev
+    assert load_with(clusterProfile="Serverless").alicloud.cluster_profile == "Serverless"
+    assert load_with(namePrefix="fh-dev", serviceCidr="10.96.0.0/20").alicloud.name_prefix == "fh-dev"
+    # An existing VPC's CIDRs are checked later, against the looked-up VPC (not vpcCidr).
+    existing = load_with(vpcId="vpc-bp1existing", vswitchIds=["vsw-1"], serviceCidr="192.168.0.0/20")
+    assert existing.alicloud.service_cidr == "192.168.0.0/20"
+
+
 def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
     loaded = load_with(uiAccess="internet", uiAllowedCidrs=["203.0.113.0/24"], clusterProfile="Acs")
     assert loaded.alicloud.ui_allowed_cidrs == ["203.0.113.0/24"]
@@ -437,6 +449,14 @@ def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
     ({"vpcCidr": "192.168.300.0/16"}, "vpcCidr", "not a CIDR"),
     ({"clusterProfile": "Default"}, "clusterProfile", "not one of"),
     ({"vpcId": "vpc-bp1existing"}, "vswitchIds", "both vpcId and vswitchIds"),
+    ({"serviceCidr": "192.168.0.0/20"}, "serviceCidr", "overlaps vpcCidr 192.168.0.0/16"),
+    ({"vpcCidr": "10.0.0.0/16", "vswitchCidr": "10.0.1.0/24", "serviceCidr": "10.0.0.0/16"}, "serviceCidr",
+     "overlaps vpcCidr"),
+    ({"serviceCidr": "100.64.0.0/20"}, "serviceCidr", "private IPv4 range of prefix /16 to /24"),
+    ({"serviceCidr": "172.21.0.0/25"}, "serviceCidr", "private IPv4 range of prefix /16 to /24"),
+    ({"serviceCidr": "172.21.0.0"}, "serviceCidr", "private IPv4 range"),  # a /32
+    ({"namePrefix": "x" * 37}, "namePrefix", "2-36 letters"),
+    ({"namePrefix": "9lives"}, "namePrefix", "starting with a letter"),
 ])
 def test_settings_refuse_bad_alicloud_input_naming_the_key(load_with: Any, values: dict[str, Any], key: str,
                                                            says: str) -> None:
