@@ -193,3 +193,21 @@ def test_an_image_mirror_replaces_docker_hub_for_every_flink_container() -> None
         pod = run.by_name(deployment).plain()["spec"]["template"]["spec"]
         for container in pod["containers"] + pod["initContainers"]:
             assert container["image"] == "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20.3-java17"
+
+
+def test_destroy_then_up_adopts_the_kept_state_bucket_instead_of_creating_it(dev_ack: ProgramRun) -> None:
+    from components.alicloud_state import resource_name
+    from tests.harness.alicloud_mocks import ACCOUNT_ID, BUCKETS_INVOKE, REGION
+
+    bucket = resource_name(project="flink-hologres", stack="dev", account_id=ACCOUNT_ID, region=REGION)
+    fresh = dev_ack.one("alicloud:oss/bucket:Bucket")
+    assert fresh.import_id == "" and fresh.plain()["bucket"] == bucket
+    # After `destroy` kept it, the account still has the bucket: the next `up` imports it.
+    kept = {"id": REGION, "names": [bucket], "buckets": [{"id": bucket, "name": bucket}]}
+    again = run_program({}, secrets=SECRETS, invokes={BUCKETS_INVOKE: kept})
+    assert again.error is None, again.raw
+    adopted = again.one("alicloud:oss/bucket:Bucket")
+    assert adopted.import_id == bucket
+    assert adopted.plain() == fresh.plain()  # the same inputs: import, then nothing to change
+    assert sorted(r.name for r in again.resources) == sorted(r.name for r in dev_ack.resources)
+    assert [r.name for r in again.resources if r.import_id] == [adopted.name]  # nothing else is imported

@@ -43,6 +43,7 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -199,6 +200,7 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "import_id": req.importId,
                 })
             return response
 
