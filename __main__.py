@@ -40,6 +40,7 @@ if cloud_args is not None:
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
     pulumi.export("slbAddress", cloud.slb_address)
+    pulumi.export("zoneId", cloud.zone_id)
 else:
     k8s_provider = k8s.Provider("kubernetes", kubeconfig=settings.kubeconfig)
     image = flink_settings.image

@@ -105,6 +105,8 @@ class AlicloudSettings:
     ui_allowed_cidrs: list[str]
     image_registry_mirror: str | None
     eci_use_specs: list[str]
+    service_cidr: str = "172.21.0.0/20"  # = DEFAULT_SERVICE_CIDR
+    name_prefix: str | None = None  # None: <project>-<stack>
 
 
 @dataclass(frozen=True)
@@ -452,8 +454,56 @@ def _cidr(key: str, value: str, fix: str) -> ipaddress.IPv4Network | ipaddress.I
         raise ConfigError(key, f"'{value}' is not a CIDR block ({error})", fix) from None
 
 
+# Kubernetes Service CIDRs: ACK's own default first, then alternatives for VPCs that overlap it. ACK takes a
+# private range of prefix /16 to /24 that overlaps neither the VPC nor its vSwitches (ACK "Plan the network").
+DEFAULT_SERVICE_CIDR = "172.21.0.0/20"
+_SERVICE_CIDRS = (DEFAULT_SERVICE_CIDR, "10.96.0.0/20", "192.168.240.0/20")
+_PRIVATE = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# Cloud names start with the name prefix. The tightest limit: the cluster's `name_prefix` (≤ 37 characters,
+# resource_alicloud_cs_managed_kubernetes.go) is the prefix plus "-". A letter first and letters, digits and
+# hyphens only: what the cluster, CLB, ACL, NAT gateway and vSwitch names all accept.
+MAX_NAME_PREFIX = 36
+_NAME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$")
+
+
+def free_service_cidr(network_cidrs: list[str] | tuple[str, ...]) -> str:
+    """The first candidate Service CIDR that overlaps none of `network_cidrs` (for an error's fix)."""
+    nets = [ipaddress.ip_network(c) for c in network_cidrs]
+    return next((c for c in _SERVICE_CIDRS if not any(ipaddress.ip_network(c).overlaps(n) for n in nets)),
+                "<a private /20 outside the VPC>")
+
+
+def _service_cidr(read: _Reader, vpc_cidr: str, vswitch_cidr: str, existing_vpc: bool) -> str:
+    value = read.text("serviceCidr", DEFAULT_SERVICE_CIDR) or DEFAULT_SERVICE_CIDR
+    network = _cidr("serviceCidr", value, f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
+    if (network.version != 4 or not 16 <= network.prefixlen <= 24
+            or not any(network.subnet_of(p) for p in _PRIVATE)):  # type: ignore[arg-type]
+        raise ConfigError("serviceCidr", f"{value} is not a private IPv4 range of prefix /16 to /24",
+                          f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
+    if not existing_vpc:  # an existing VPC's CIDRs are looked up before anything is declared
+        for key, cidr in (("vpcCidr", vpc_cidr), ("vswitchCidr", vswitch_cidr)):
+            if ipaddress.ip_network(cidr).overlaps(network):
+                raise ConfigError("serviceCidr", f"{value} overlaps {key} {cidr}",
+                                  f"pulumi config set serviceCidr {free_service_cidr([vpc_cidr, vswitch_cidr])}")
+    return value
+
+
+def _name_prefix(read: _Reader, stack: str) -> str | None:
+    configured = read.text("namePrefix")
+    value = configured or f"{PROJECT}-{stack}"
+    if len(value) <= MAX_NAME_PREFIX and _NAME_PREFIX.match(value):
+        return configured
+    readable = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
+    suggestion = f"fh-{readable}"[:MAX_NAME_PREFIX].rstrip("-")
+    origin = "namePrefix" if configured else f"<project>-<stack> (stack '{stack}')"
+    raise ConfigError("namePrefix", f"'{value}' from {origin} must be 2-{MAX_NAME_PREFIX} letters, digits or "
+                      "hyphens, starting with a letter (the cluster's name prefix allows 37 characters)",
+                      f"pulumi config set namePrefix {suggestion} (or use a shorter stack name)")
+
+
 def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
-    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Serverless")
+    # Acs by default: Alibaba Cloud no longer creates ACK Serverless clusters for accounts that never had one.
+    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Acs")
     vpc_id = read.text("vpcId")
     vswitch_ids = read.string_list("vswitchIds", "[0]' vsw-xxxx")
     if bool(vpc_id) != bool(vswitch_ids):
@@ -489,6 +539,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     if eci_use_specs and profile == "Acs":
         raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
                           "requests/limits", "pulumi config rm eciUseSpecs")
+    service_cidr = _service_cidr(read, vpc_cidr, vswitch_cidr, existing_vpc=bool(vpc_id))
+    name_prefix = _name_prefix(read, stack)
     return AlicloudSettings(
         cluster_profile=profile,  # type: ignore[arg-type]
         vpc_cidr=vpc_cidr,
@@ -502,6 +554,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
         ui_allowed_cidrs=allowed,
         image_registry_mirror=read.text("imageRegistryMirror"),
         eci_use_specs=eci_use_specs,
+        service_cidr=service_cidr,
+        name_prefix=name_prefix,
     )
 
 

@@ -43,6 +43,7 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -61,6 +62,8 @@ class ProgramRun:
     error: str | None
     error_type: str | None
     raw: str
+    # Every invoke the program made: {"token", "args"} (args as the provider receives them).
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -153,6 +156,7 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
         logs=[tuple(entry) for entry in data["logs"]],  # type: ignore[misc]
         error=data["error"],
         error_type=data["error_type"],
+        calls=data.get("calls", []),
         # What the program printed besides the result (kept short: it lands in assertion messages).
         raw=(result.stderr[-3000:] + "\n" + "\n".join(
             line for line in result.stdout.splitlines() if not line.startswith(marker))[-3000:]).strip(),
@@ -173,6 +177,7 @@ def _child() -> None:
     resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
     logs: list[tuple[str, str]] = []
+    calls: list[dict[str, Any]] = []
     invoke_results: dict[str, Any] = request["invokes"]
 
     class Recorder(logging.Handler):
@@ -195,6 +200,7 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "import_id": req.importId,
                 })
             return response
 
@@ -219,6 +225,7 @@ def _child() -> None:
             return f"{args.name}-id", state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+            calls.append({"token": args.token, "args": json.loads(json.dumps(args.args, default=str))})
             if args.token in invoke_results:
                 return invoke_results[args.token]
             answer = alicloud_mocks.call(args.token, args.args)
@@ -247,7 +254,7 @@ def _child() -> None:
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
     print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": logs,
-                                          "error": error, "error_type": error_type}), flush=True)
+                                          "error": error, "error_type": error_type, "calls": calls}), flush=True)
 
 
 if __name__ == "__main__":
