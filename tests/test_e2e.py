@@ -66,7 +66,7 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         "taskManagers": "1", "taskSlots": "4", "defaultParallelism": "1",
         "jobManagerMemory": "1024m", "taskManagerMemory": "1280m",
         "hologresEndpoint": f"127.0.0.1:{postgres.port}", "hologresDatabase": pg_database,
-        "hologresTable": "public.order_details",
+        "hologresTable": "public.order_details", "hologresSslMode": "disable",  # the test server has no TLS
         "flinkRestUrl": f"http://127.0.0.1:{rest_port}", "stateStorage": f"file://{state}",
         "jobJar": str(jar), "jobEntryClass": GENERATOR, "jobArgs": ["10"], "jobParallelism": "1",
         "jobUpgradeMode": "savepoint", "jobStartDeadlineSeconds": "120",

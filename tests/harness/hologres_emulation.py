@@ -65,6 +65,7 @@ $$ SELECT version FROM hg_emulation.settings $$;
 SET_TABLE_PROPERTY = """
 CREATE PROCEDURE public.set_table_property(table_ref text, property text, value text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_variable
 DECLARE
     rel oid := to_regclass(table_ref);
     key text := lower(property);
@@ -149,7 +150,7 @@ BEGIN
                     RAISE EXCEPTION 'row-oriented tables do not support %', key USING ERRCODE = '22023';
                 END IF;
                 INSERT INTO hg_emulation.column_flags VALUES (rel, key, col, state)
-                    ON CONFLICT (relid, key, col) DO UPDATE SET state = EXCLUDED.state;
+                    ON CONFLICT ON CONSTRAINT column_flags_pkey DO UPDATE SET state = EXCLUDED.state;
             ELSE
                 IF state IS NOT NULL THEN RAISE EXCEPTION 'invalid entry %', entry USING ERRCODE = '22023'; END IF;
                 normalised := normalised || hg_emulation.q(col);
@@ -171,7 +172,7 @@ BEGIN
         END IF;
     END IF;
     INSERT INTO hg_emulation.props VALUES (rel, key, value)
-        ON CONFLICT (relid, key) DO UPDATE SET value = EXCLUDED.value;
+        ON CONFLICT ON CONSTRAINT props_pkey DO UPDATE SET value = EXCLUDED.value;
 END $$;
 CREATE FUNCTION hg_emulation.at_least(major int, minor int, patch int) RETURNS boolean LANGUAGE sql STABLE AS $$
     SELECT coalesce(string_to_array(substring(version FROM '(\\d+\\.\\d+\\.\\d+)'), '.')::int[]
@@ -324,6 +325,15 @@ def enable_spm(postgres: PostgresServer, database: str) -> None:
     ]
     for statement in statements:
         admin(postgres, database, statement)
+
+
+def drop_spm_groups(postgres: PostgresServer, database: str) -> None:
+    """Test cleanup: the groups are cluster-wide roles."""
+    for group in (f"{database}_{g}" for g in ("admin", "developer", "writer", "viewer")):
+        role = sql.Identifier(group)
+        admin(postgres, database, sql.SQL("REASSIGN OWNED BY {} TO postgres").format(role))
+        admin(postgres, database, sql.SQL("DROP OWNED BY {}").format(role))
+        admin(postgres, "postgres", sql.SQL("DROP ROLE {}").format(role))
 
 
 def spm_grant(postgres: PostgresServer, database: str, group: str, user: str) -> None:
