@@ -207,3 +207,23 @@ def declared_difference(key: str, live: Any, declared: Any) -> Any:
     changed = [f"{column}:{state}" for column, state in column_states(key, declared).items()
                if live_states.get(column, "off") != state]
     return changed or None
+
+
+def default_state(key: str, column_type: str, orientation: str | None) -> str:
+    """What Hologres gives a column it was not told about (bitmap index doc: every TEXT column of a
+    column-store table; dictionary encoding doc: TEXT columns auto from V0.9)."""
+    if column_type != "text" or orientation == "row":
+        return "off"
+    return "on" if key == "bitmap_columns" else "auto"
+
+
+def with_undeclared(key: str, declared: list[str] | None, previous: list[str] | None,
+                    types: Mapping[str, str], orientation: str | None) -> list[str] | None:
+    """A per-column declaration plus, for each column the previous declaration named and this one
+    no longer does, that column back at Hologres' default: taking a column out of the declaration
+    undoes what declaring it did."""
+    named = set(column_states(key, declared))
+    dropped = [c for c in column_states(key, previous) if c not in named and c in types]
+    if not dropped:
+        return declared
+    return [*(declared or []), *(f"{c}:{default_state(key, types[c], orientation)}" for c in dropped)]

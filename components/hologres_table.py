@@ -38,6 +38,7 @@ import pulumi.dynamic as dyn
 
 from components import hologres_ddl as ddl
 from components.hologres_catalog import HologresVersion, LiveTable, live_table, server_version, tls_state
+from components.hologres_properties import PER_COLUMN, with_undeclared
 from components.unknowns import is_unknown
 
 # Connection inputs.
@@ -45,10 +46,11 @@ HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT = "host", "port", "database", "sslmod
 CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY = "connectTimeout", "statementTimeout", "dropTableOnDestroy"
 CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
 # Computed outputs.
-QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED = (
+QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED, DECLARED = (
     "qualifiedName", "hologresVersion", "unappliedProperties", "adopted", "onDestroy", "tls", "generation",
-    "unexplainedProperties")
-OUTPUT_KEYS = (QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED)
+    "unexplainedProperties", "declaredProperties")
+OUTPUT_KEYS = (QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED,
+               DECLARED)
 
 DEFAULTS: dict[str, Any] = {PORT: 80, SSLMODE: "require", SSLROOTCERT: "", CONNECT_TIMEOUT: 10,
                             STATEMENT_TIMEOUT: 60, DROP_ON_DESTROY: False}
@@ -181,7 +183,8 @@ class HologresTableProvider(dyn.ResourceProvider):
                 # Adopted: from now on this resource's delete is the one that may drop it.
                 _ddl(conn, [ddl.render_marker(spec.schema, spec.name, existing.comment, generation)])
             live = _require_table(conn, spec, version, action)
-            outputs = _outputs(props, live, version, conn, adopted=existing is not None, generation=generation)
+            outputs = _outputs(props, live, version, conn, adopted=existing is not None, generation=generation,
+                               declared=props.get(ddl.PROPERTIES))
         _warn_read_back(spec, live, version)
         return dyn.CreateResult(spec.qualified_name, outputs)
 
@@ -195,11 +198,11 @@ class HologresTableProvider(dyn.ResourceProvider):
             if live is None:
                 return dyn.ReadResult("", {})  # gone: the next `pulumi up` creates it again
             outputs = _outputs(props, live, version, conn, adopted=bool(props.get(ADOPTED)),
-                               generation=props.get(GENERATION) or "")
+                               generation=props.get(GENERATION) or "", declared=props.get(DECLARED))
         return dyn.ReadResult(id_, outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
-        spec = ddl.spec_from_props(news)
+        spec = _effective_spec(news, olds.get(DECLARED))
         action = f"update {spec.qualified_name}"
         with self._connect(news, action) as conn:
             version = server_version(conn)
@@ -221,7 +224,7 @@ class HologresTableProvider(dyn.ResourceProvider):
             _ddl(conn, statements)
             live = _require_table(conn, spec, version, action)
             outputs = _outputs(news, live, version, conn, adopted=bool(olds.get(ADOPTED)),
-                               generation=olds.get(GENERATION) or "")
+                               generation=olds.get(GENERATION) or "", declared=news.get(ddl.PROPERTIES))
         _warn_read_back(spec, live, version)
         return dyn.UpdateResult(outputs)
 
@@ -317,12 +320,25 @@ def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Chang
     except (KeyError, TypeError):
         return changes + [ddl.Change(ddl.TABLE, "no table in the previous state", replace=True)]
     hologres = bool(olds.get(HOLOGRES_VERSION))
-    for change in ddl.classify(old_spec, ddl.spec_from_props(news), unexplained=olds.get(UNEXPLAINED) or {}):
+    new_spec = _effective_spec(news, olds.get(DECLARED))
+    for change in ddl.classify(old_spec, new_spec, unexplained=olds.get(UNEXPLAINED) or {}):
         # On plain PostgreSQL the Hologres properties were never applied: changing them rebuilds nothing.
         if change.property.startswith(ddl.PROPERTIES) and not hologres:
             change = ddl.Change(change.property, change.description, replace=False)
         changes.append(change)
     return changes
+
+
+def _effective_spec(news: Mapping[str, Any], previous: Mapping[str, Any] | None) -> ddl.TableSpec:
+    """The declared table, with bitmap/dictionary columns that left the declaration back at Hologres'
+    default (otherwise a column removed from the list would keep its index forever)."""
+    declared = dict(news.get(ddl.PROPERTIES) or {})
+    types = {c["name"]: c["type"] for c in news.get(ddl.COLUMNS) or []}
+    for key in PER_COLUMN:
+        value = with_undeclared(key, declared.get(key), (previous or {}).get(key), types, declared.get("orientation"))
+        if value:
+            declared[key] = value
+    return ddl.spec_from_props({**news, ddl.PROPERTIES: declared})
 
 
 def _refuse_for_version(spec: ddl.TableSpec, version: HologresVersion | None, action: str) -> None:
@@ -396,7 +412,8 @@ def _warn_read_back(spec: ddl.TableSpec, live: LiveTable, version: HologresVersi
 
 
 def _outputs(props: Mapping[str, Any], live: LiveTable, version: HologresVersion | None,
-             conn: psycopg2.extensions.connection, *, adopted: bool, generation: str) -> dict[str, Any]:
+             conn: psycopg2.extensions.connection, *, adopted: bool, generation: str,
+             declared: Mapping[str, Any] | None) -> dict[str, Any]:
     """Outputs = the connection inputs + the table as it is live (+ what was not applied)."""
     table = ddl.spec_to_props(live.spec)
     unapplied: list[str] = []
@@ -416,6 +433,7 @@ def _outputs(props: Mapping[str, Any], live: LiveTable, version: HologresVersion
         ON_DESTROY: _on_destroy(drop, version),
         TLS: tls_state(conn, str(props.get(SSLMODE))),
         GENERATION: generation,
+        DECLARED: dict(declared or {}),  # what the next change compares with (see _effective_spec)
     }
 
 

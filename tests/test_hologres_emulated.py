@@ -216,3 +216,33 @@ def test_simple_permission_model_developer_and_writer(provider_host: ProviderHos
     engine.destroy("orders")
     assert not table_exists(postgres, pg_database)
     emulation.drop_spm_groups(postgres, pg_database)
+
+
+def test_a_column_taken_out_of_the_declaration_goes_back_to_the_default(
+        engine: Engine, postgres: PostgresServer, pg_database: str) -> None:
+    emulation.install(postgres, pg_database, "Hologres 1.3.61")
+    indexed = with_properties(ddl.DEFAULT_ORDER_DETAILS, bitmap_columns=("user_id", "city:off"))
+    engine.up("orders", table_inputs(postgres, pg_database, indexed))
+    bitmaps = catalog(postgres, pg_database, "order_details")["bitmap_columns"].split(",")
+    assert "user_id" in bitmaps and "city" not in bitmaps
+    # Neither is declared any more: user_id (bigint) loses its index, city (TEXT) gets Hologres' default back.
+    preview = engine.preview("orders", table_inputs(postgres, pg_database))
+    assert preview.diff is not None and preview.diff.changes == "some" and preview.diff.replaces == []
+    engine.up("orders", table_inputs(postgres, pg_database))
+    bitmaps = catalog(postgres, pg_database, "order_details")["bitmap_columns"].split(",")
+    assert "user_id" not in bitmaps and "city" in bitmaps
+    engine.up("orders", table_inputs(postgres, pg_database))
+    assert engine.last_calls == ["check", "diff"]
+
+
+def test_a_date_primary_key_before_1_3_22_is_refused_before_create(engine: Engine, postgres: PostgresServer,
+                                                                   pg_database: str) -> None:
+    emulation.install(postgres, pg_database, "Hologres 1.3.10")
+    dated = ddl.TableSpec("public", "daily", (ddl.Column("day", "DATE", nullable=False), ddl.Column("n", "BIGINT")),
+                          ("day",))
+    with pytest.raises(ProviderError, match="Hologres 1.3 takes no DATE column in a primary key"):
+        engine.up("daily", table_inputs(postgres, pg_database, dated))
+    assert not table_exists(postgres, pg_database, "daily")
+    # The emulation enforces the same limit itself.
+    with pytest.raises(Exception, match="primary key does not support the column type"):
+        query(postgres, pg_database, "CREATE TABLE public.daily (day date PRIMARY KEY)")

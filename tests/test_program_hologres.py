@@ -58,9 +58,11 @@ def test_the_table_is_created_as_the_job_resolves_its_name(name: str, schema: st
     assert run.one(SECRET).plain()["stringData"]["HOLO_TABLE_NAME"] == name == run.outputs["hologresTable"]
 
 
-def test_the_admin_connection_requires_tls_by_default() -> None:
+def test_the_admin_connection_requires_tls_by_default_and_a_replacement_deletes_first() -> None:
     run = run_program(KUBECONFIG, secrets=SECRETS)
     assert run.error is None, run.raw
+    # `pulumi up --replace` never asks the provider's diff: the resource option makes it delete first.
+    assert run.one(TABLE).delete_before_replace is True
     assert (run.one(TABLE).plain()["sslmode"], run.one(TABLE).plain()["sslRootCert"]) == ("require", "")
     verify = run_program({**KUBECONFIG, "hologresSslMode": "verify-full"}, secrets=SECRETS)
     assert "needs the instance's CA certificate" in stopped(verify, "hologresSslRootCert")

@@ -43,6 +43,7 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False  # the resource option, as the engine receives it
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -203,6 +204,7 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "delete_before_replace": req.deleteBeforeReplace,
                 })
             return response
 
