@@ -12,10 +12,9 @@ from components import hologres_ddl as ddl
 from tests.harness import hologres_emulation as emulation
 from tests.harness.engine import Engine
 from tests.harness.hologres_tables import (
-    PASSWORD_KEY,
-    TYPE,
     catalog,
     credentials,
+    engine_as,
     live_columns,
     query,
     table_exists,
@@ -44,8 +43,7 @@ def with_properties(spec: ddl.TableSpec, **changes: object) -> ddl.TableSpec:
 
 @pytest.fixture
 def engine(provider_host: ProviderHost, postgres: PostgresServer) -> Engine:
-    provider_host.type_token = TYPE
-    return Engine(provider_host, credentials(postgres.user, postgres.password), secret_keys=(PASSWORD_KEY,))
+    return engine_as(provider_host, postgres.user, postgres.password)
 
 
 def test_properties_as_hologres_keeps_them_show_no_false_drift(engine: Engine, postgres: PostgresServer,
@@ -176,8 +174,7 @@ def test_standard_authorization_as_a_role_that_does_not_own_the_database(
         provider_host: ProviderHost, postgres: PostgresServer, pg_database: str, developer: tuple[str, str]) -> None:
     emulation.install(postgres, pg_database, "Hologres 1.3.61")
     name, password = developer
-    provider_host.type_token = TYPE
-    engine = Engine(provider_host, credentials(name, password), secret_keys=(PASSWORD_KEY,))
+    engine = engine_as(provider_host, name, password)
     inputs = table_inputs(postgres, pg_database, dropTableOnDestroy=True)
     with pytest.raises(ProviderError, match=r"permission denied for schema public \(SQLSTATE 42501\)"):
         engine.up("orders", inputs)
@@ -198,8 +195,7 @@ def test_simple_permission_model_developer_and_writer(provider_host: ProviderHos
     emulation.enable_spm(postgres, pg_database)
     emulation.spm_grant(postgres, pg_database, "admin", postgres.user)  # the test inspects as the db admin
     name, password = developer
-    provider_host.type_token = TYPE
-    engine = Engine(provider_host, credentials(name, password), secret_keys=(PASSWORD_KEY,))
+    engine = engine_as(provider_host, name, password)
     inputs = table_inputs(postgres, pg_database, dropTableOnDestroy=True)
 
     emulation.spm_grant(postgres, pg_database, "writer", name)  # reads and writes rows, creates nothing

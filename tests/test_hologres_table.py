@@ -35,7 +35,7 @@ from tests.harness.hologres_tables import (
     TYPE,
     USER_KEY,
     count_orders,
-    credentials,
+    engine_as,
     insert_order,
     live_columns,
     query,
@@ -53,9 +53,7 @@ DROP_WITH_RESTRICT = "drop the table (DROP TABLE … RESTRICT)"
 
 @pytest.fixture
 def engine(provider_host: ProviderHost, postgres: PostgresServer) -> Engine:
-    provider_host.type_token = TYPE
-    # Secret config reaches a provider wrapped as a secret; configure() must unwrap it.
-    return Engine(provider_host, credentials(postgres.user, postgres.password), secret_keys=(PASSWORD_KEY,))
+    return engine_as(provider_host, postgres.user, postgres.password)
 
 
 # --- the tutorial table on plain PostgreSQL ------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness.engine import Engine
-from tests.harness.hologres_tables import PASSWORD_KEY, TYPE, credentials, table_inputs, tls_on
+from tests.harness.hologres_tables import engine_as, table_inputs, tls_on
 from tests.harness.postgres import PostgresServer
 from tests.harness.provider_host import ProviderError, ProviderHost
 
@@ -15,8 +15,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def engine(provider_host: ProviderHost, postgres: PostgresServer) -> Engine:
-    provider_host.type_token = TYPE
-    return Engine(provider_host, credentials(postgres.user, postgres.password), secret_keys=(PASSWORD_KEY,))
+    return engine_as(provider_host, postgres.user, postgres.password)
 
 
 def defaults(postgres: PostgresServer, database: str, **connection: object) -> dict[str, object]:

@@ -21,8 +21,9 @@ from psycopg2 import sql
 from components import hologres_ddl as ddl
 from components.hologres_table import HologresTableProvider
 from tests.harness import missing
+from tests.harness.engine import Engine
 from tests.harness.postgres import PostgresServer
-from tests.harness.provider_host import resource_inputs
+from tests.harness.provider_host import ProviderHost, resource_inputs
 
 TYPE = "pulumi-python:dynamic/hologres:Table"
 USER_KEY, PASSWORD_KEY = "flink-hologres:hologresUser", "flink-hologres:hologresPassword"
@@ -30,6 +31,13 @@ USER_KEY, PASSWORD_KEY = "flink-hologres:hologresUser", "flink-hologres:hologres
 
 def credentials(user: str, password: str) -> dict[str, str]:
     return {USER_KEY: user, PASSWORD_KEY: password}
+
+
+def engine_as(host: ProviderHost, user: str, password: str) -> Engine:
+    """The engine-order driver, the provider configured with these credentials (the password secret,
+    as the engine sends secret config)."""
+    host.type_token = TYPE
+    return Engine(host, credentials(user, password), secret_keys=(PASSWORD_KEY,))
 
 
 def table_inputs(postgres: PostgresServer, database: str, spec: ddl.TableSpec = ddl.DEFAULT_ORDER_DETAILS,
