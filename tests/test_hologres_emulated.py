@@ -4,12 +4,14 @@ V2.1 WITH path executed, versions before V0.10, and both permission models."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from components import hologres_ddl as ddl
 from tests.harness import hologres_emulation as emulation
+from tests.harness import missing
 from tests.harness.engine import Engine
 from tests.harness.hologres_tables import (
     catalog,
@@ -242,3 +244,45 @@ def test_a_date_primary_key_before_1_3_22_is_refused_before_create(engine: Engin
     # The emulation enforces the same limit itself.
     with pytest.raises(Exception, match="primary key does not support the column type"):
         query(postgres, pg_database, "CREATE TABLE public.daily (day date PRIMARY KEY)")
+
+
+def transactions_of(postgres: PostgresServer, offset: int) -> list[list[str]]:
+    """The statements each backend ran inside BEGIN … COMMIT/ROLLBACK, from the server's statement log."""
+    assert postgres.log_file is not None
+    blocks: dict[str, list[str]] = {}
+    done: list[list[str]] = []
+    with postgres.log_file.open(errors="replace") as log:
+        log.seek(offset)
+        for line in log:
+            if "LOG:  statement: " not in line:
+                continue
+            pid = line.split("[", 1)[1].split("]", 1)[0]
+            statement = line.split("LOG:  statement: ", 1)[1].strip()
+            if statement == "BEGIN":
+                blocks[pid] = []
+            elif statement in ("COMMIT", "ROLLBACK") and pid in blocks:
+                done.append(blocks.pop(pid))
+            elif pid in blocks:
+                blocks[pid].append(statement)
+    return done
+
+
+def test_catalog_reads_never_share_a_transaction_with_ddl(engine: Engine, postgres: PostgresServer,
+                                                          pg_database: str) -> None:
+    if postgres.log_file is None:
+        missing("the throwaway PostgreSQL's statement log")
+    emulation.install(postgres, pg_database, "Hologres 1.3.61")
+    emulation.admin(postgres, pg_database, f'ALTER DATABASE "{pg_database}" SET log_statement = \'all\'')
+    offset = postgres.log_file.stat().st_size
+    engine.up("orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True))
+    engine.up("orders", table_inputs(postgres, pg_database, with_properties(
+        ddl.DEFAULT_ORDER_DETAILS, time_to_live_in_seconds=86400), dropTableOnDestroy=True))
+    engine.refresh("orders")
+    engine.destroy("orders")
+    time.sleep(0.5)  # the logging collector writes asynchronously
+    blocks = transactions_of(postgres, offset)
+    # create (CREATE + properties + marker), update (one property), destroy (DROP): DDL only, no reads.
+    assert [[s.split(" ", 2)[:2] for s in block] for block in blocks] == [
+        [["CREATE", "TABLE"], ["CALL", "set_table_property('\"public\".\"order_details\"',"], ["COMMENT", "ON"]],
+        [["CALL", "set_table_property('\"public\".\"order_details\"',"]],
+        [["DROP", "TABLE"]]]
