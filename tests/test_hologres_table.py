@@ -29,6 +29,7 @@ from pulumi.runtime import rpc
 from components import hologres_ddl as ddl
 from components.hologres_table import HologresTable, HologresTableArgs
 from tests.harness import free_port
+from tests.harness import hologres_emulation as emulation
 from tests.harness.engine import Engine
 from tests.harness.hologres_tables import (
     PASSWORD_KEY,
@@ -91,8 +92,11 @@ def test_creates_the_tutorial_table_and_reads_it_back(engine: Engine, postgres: 
     assert engine.last_calls == ["check", "diff"]  # nothing to do
 
 
+@pytest.mark.parametrize("hologres", [None, "Hologres 1.3.61"])
 def test_refresh_reports_drift_as_a_diff_and_up_keeps_the_rows(engine: Engine, postgres: PostgresServer,
-                                                               pg_database: str) -> None:
+                                                               pg_database: str, hologres: str | None) -> None:
+    if hologres:
+        emulation.install(postgres, pg_database, hologres)
     inputs = table_inputs(postgres, pg_database)
     engine.up("orders", inputs)
     insert_order(postgres, pg_database)
@@ -166,13 +170,16 @@ def test_a_rebuild_is_refused_in_check_unless_already_allowed(engine: Engine, po
     assert count_orders(postgres, pg_database) == 0
 
 
+@pytest.mark.parametrize("hologres", [None, "Hologres 1.3.61"])
 @pytest.mark.parametrize("drop", [False, True])
 @pytest.mark.parametrize("delete_first", [False, True])
-def test_up_replace_in_either_order_never_loses_the_table(engine: Engine, postgres: PostgresServer,
-                                                          pg_database: str, drop: bool, delete_first: bool) -> None:
+def test_up_replace_in_either_order_never_loses_the_table(engine: Engine, postgres: PostgresServer, pg_database: str,
+                                                          drop: bool, delete_first: bool, hologres: str | None) -> None:
     """`pulumi up --replace`: the engine skips the provider's diff. HologresTable sets delete-before-replace
     (delete_first=True); should a user's option force create-before-delete, the old delete leaves the table
-    to the resource that adopted it."""
+    to the resource that adopted it. On plain PostgreSQL and on the Hologres emulation."""
+    if hologres:
+        emulation.install(postgres, pg_database, hologres)
     inputs = table_inputs(postgres, pg_database, dropTableOnDestroy=drop)
     first = engine.up("orders", inputs)
     insert_order(postgres, pg_database)
