@@ -44,6 +44,7 @@ class Resource:
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
     import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
+    delete_before_replace: bool = False  # the resource option, as the engine receives it
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -110,8 +111,14 @@ def plaintext_occurrences(value: Any, needle: str, path: str = "") -> Iterator[s
         yield path
 
 
-def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < overrides (None removes a key)."""
+# What a user sets after following README's quick start: the example stacks ship without them, and the
+# program refuses example values (issue 15). `as_shipped=True` runs a stack file exactly as committed.
+USER_SET = {"hologresEndpoint": "hgpostcn-cn-abc123def-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
+            "hologresDatabase": "flink_demo"}
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any], as_shipped: bool = False) -> dict[str, Any]:
+    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < (USER_SET unless as_shipped) < overrides (None removes)."""
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     merged: dict[str, Any] = {}
     for key, spec in (project.get("config") or {}).items():
@@ -124,6 +131,8 @@ def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, dict) and "secure" in value:
                 continue  # encrypted with the stack's passphrase; tests pass secrets explicitly
             merged[short] = value
+    if not as_shipped:
+        merged.update({k: v for k, v in USER_SET.items() if k not in merged})
     for key, value in overrides.items():
         if value is None:
             merged.pop(key, None)
@@ -134,10 +143,10 @@ def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, str] | None = None,
                 stack: str = "dev", preview: bool = False, invokes: Mapping[str, Any] | None = None,
-                timeout: float = 120) -> ProgramRun:
+                timeout: float = 120, as_shipped: bool = False) -> ProgramRun:
     """Run __main__.py under mocks; `secrets` are set as secret config (like `config set --secret`)."""
     secrets = dict(secrets or {})
-    plain = stack_config(stack, {k: v for k, v in (config or {}).items()})
+    plain = stack_config(stack, {k: v for k, v in (config or {}).items()}, as_shipped)
     for key in secrets:
         plain.pop(key, None)
     request = {"stack": stack, "preview": preview, "config": plain, "secrets": secrets,
@@ -201,6 +210,7 @@ def _child() -> None:
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
                     "import_id": req.importId,
+                    "delete_before_replace": req.deleteBeforeReplace,
                 })
             return response
 
