@@ -93,6 +93,8 @@ flink = FlinkSessionCluster(
         secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
         **rest_service,
+        metrics_port=settings.metrics.port,
+        pod_monitor=settings.metrics.pod_monitor,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),
 )
