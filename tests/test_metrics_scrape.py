@@ -104,7 +104,8 @@ def test_cardinality_stays_bounded(scraped: Scrape) -> None:
     labels = {key for s in scraped.jobmanager + scraped.taskmanager for key in s.labels}
     assert not labels & set(flink_metrics.EXCLUDED_VARIABLES)
     assert labels <= {"host", "tm_id", "job_id", "job_name", "task_id", "task_name", "operator_id",
-                      "operator_name", "subtask_index", "quantile"}
+                      "operator_name", "subtask_index", "quantile",
+                      "split"}  # 2.x: per source split (Kafka: per partition), bounded by the source
     # One job of 3 tasks at parallelism 1: a few hundred series, not thousands.
     assert len(scraped.jobmanager) + len(scraped.taskmanager) < 400
 
