@@ -146,3 +146,18 @@ def test_bad_metrics_settings_fail_in_one_line(config: dict[str, Any], key: str,
     assert run.error.startswith(f"config '{key}'")
     assert hint in run.error
     assert run.resources == [] or all(not r.type.startswith("kubernetes:apps") for r in run.resources)
+
+
+def test_jobs_carry_the_checkpoint_age_limit_and_their_health_is_a_stack_output(tmp_path: Any) -> None:
+    from tests.test_program_jobs import JOB, REST
+
+    jar = tmp_path / "orders.jar"
+    jar.write_bytes(b"not really a jar")
+    run = run_program({**REST, "jobJar": str(jar), "jobMaxCheckpointAgeSeconds": "600"}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    job = run.one(JOB).plain()
+    assert job["max_checkpoint_age_seconds"] == 600
+    assert "main" in run.outputs["jobHealth"]
+    # Off by default: the input stays unset, so existing stacks see no change.
+    run = run_program({**REST, "jobJar": str(jar)}, secrets=SECRETS)
+    assert run.one(JOB).plain().get("max_checkpoint_age_seconds") is None
