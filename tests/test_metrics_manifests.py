@@ -3,17 +3,22 @@ annotations, reporter options), never in a Service, the PodMonitor only when ask
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 
 from components import flink_metrics
+from tests.harness import REPO_ROOT
 from tests.harness.program import ProgramRun, run_program
 from tests.test_k8s_manifests import KUBERNETES_VERSION, kubernetes_objects
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+# The PodMonitor CRD's own schema (prometheus-operator, commit in its $comment).
+POD_MONITOR_SCHEMA = REPO_ROOT / "tests" / "data" / "podmonitor-v1.schema.json"
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "kubeconfig-clusterip": KUBECONFIG,
@@ -108,11 +113,27 @@ def test_the_pod_monitor_exists_only_when_asked_and_selects_both_pods(scenario: 
         assert "metrics" in names
 
 
-def test_every_object_but_the_custom_resource_is_schema_valid(scenario: Any) -> None:
+def _strict(schema: Any) -> Any:
+    """Unknown fields are errors, as with `kubectl apply --validate=strict` (server-side field validation)."""
+    if isinstance(schema, dict):
+        schema = {key: _strict(value) for key, value in schema.items()}
+        if "properties" in schema and "additionalProperties" not in schema and \
+                not schema.get("x-kubernetes-preserve-unknown-fields"):
+            schema["additionalProperties"] = False
+        return schema
+    return [_strict(value) for value in schema] if isinstance(schema, list) else schema
+
+
+def test_every_object_is_schema_valid_the_pod_monitor_against_its_crd(scenario: Any) -> None:
     _, run = scenario
+    crd_schema = _strict(json.loads(POD_MONITOR_SCHEMA.read_text()))
     for obj in kubernetes_objects(run):
         if obj["apiVersion"] == flink_metrics.POD_MONITOR_API_VERSION:
-            continue  # not in Kubernetes' own schema; its shape is checked above
+            jsonschema.validate(obj, crd_schema)
+            bad = {**obj, "spec": {**obj["spec"], "podMetricEndpoints": obj["spec"]["podMetricsEndpoints"]}}
+            with pytest.raises(jsonschema.ValidationError):  # the check is real: a misspelt field fails
+                jsonschema.validate(bad, crd_schema)
+            continue
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as error:
