@@ -263,7 +263,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
             outs = self._deploy(client, spec, restore_from=spec.initial_savepoint_path)
-            outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True))  # health hook
+            outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True,  # health hook
+                                           just_started=True))
         return dynamic.CreateResult(outs["job_id"], {**props, **outs})
 
     def _deploy(self, client: FlinkRestClient, spec: JobSpec, *, restore_from: str | None,
@@ -423,7 +424,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             restore_from = self._stop_old(client, spec, job_id, old, mode,
                                           known_savepoint=olds.get("last_savepoint"))
             outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
-            outs.update(job_health_outputs(client, outs["job_id"], news, reset_baseline=True))  # health hook
+            outs.update(job_health_outputs(client, outs["job_id"], news, reset_baseline=True,  # health hook
+                                           just_started=True))
         if restore_from is None:
             outs["last_savepoint"] = olds.get("last_savepoint")
         return dynamic.UpdateResult({**news, **outs})

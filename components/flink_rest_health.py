@@ -35,23 +35,28 @@ def checkpoint_statistics(client: FlinkRestClient, job_id: str) -> Mapping[str, 
         return None
 
 
-def fetch(client: FlinkRestClient, job_id: str) -> RestAnswers | None:
+def fetch(client: FlinkRestClient, job_id: str, *, just_started: bool = False) -> RestAnswers | None:
+    """`just_started`: a job submitted a moment ago has no checkpoint yet, so its statistics are not asked
+    for. Asking would also fill the JobManager's checkpoint-statistics cache (rest.cache.checkpoint-
+    statistics.timeout, 3 s), and a stop-with-savepoint within those seconds would then be invisible to
+    FlinkRestClient.latest_savepoint."""
     job = job_details(client, job_id)
     if job is None:
         return None
-    return RestAnswers(job=job, checkpoints=checkpoint_statistics(client, job_id),
+    return RestAnswers(job=job, checkpoints=None if just_started else checkpoint_statistics(client, job_id),
                        num_restarts=num_restarts(client, job_id), root_cause=client.root_cause(job_id))
 
 
 def job_health_outputs(rest: FlinkRestClient | str, job_id: str, previous: Mapping[str, Any], *,
-                       reset_baseline: bool) -> dict[str, Any]:
+                       reset_baseline: bool, just_started: bool = False) -> dict[str, Any]:
     """The FlinkJob's health outputs. Never raises for Flink's sake: a deploy that succeeded is not failed
     by a health read, and a refresh that cannot read health says `unknown: …` (not drift)."""
     if isinstance(rest, str):
         with FlinkRestClient(rest) as client:
-            return job_health_outputs(client, job_id, previous, reset_baseline=reset_baseline)
+            return job_health_outputs(client, job_id, previous, reset_baseline=reset_baseline,
+                                      just_started=just_started)
     try:
-        answers = fetch(rest, job_id)
+        answers = fetch(rest, job_id, just_started=just_started)
     except FlinkRestError as error:
         return unknown_health(error.detail, previous)
     if answers is None:

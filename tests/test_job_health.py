@@ -74,7 +74,9 @@ def test_refresh_fills_health_and_a_forced_restart_is_drift_until_up(
     assert preview_after_refresh(provider_host, refreshed, name) == "none"
 
     # The job fails once (after 8 s) and restarts: the count grows, the root cause is named, diff says drift.
-    refreshed = refresh_until(provider_host, refreshed, name, lambda o: (o.get(health.RESTARTS) or 0) >= 1,
+    # (While it restarts, the verdict names the state too: "unhealthy: state RESTARTING; restarted …".)
+    refreshed = refresh_until(provider_host, refreshed, name,
+                              lambda o: (o.get(health.RESTARTS) or 0) >= 1 and o["state"] == "RUNNING",
                               RESTART_VISIBLE_S)
     assert marker.exists()
     o = refreshed.outputs

@@ -1,4 +1,4 @@
-"""A real Flink (JobManager + TaskManager) booted from the rendered files with the Prometheus reporter on:
+"""A real Flink (JobManager + TaskManager) booted from the program's rendered ConfigMap (reporter on by default):
 both endpoints scraped while a checkpointing job runs, and every metric the dashboard queries is in
 that scrape. One cluster per release, shared by the tests of this module."""
 
@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from components import flink_metrics
-from components.flink_config import SessionClusterConfig, StateLocation, parse_version, render_config_files
 from components.flink_rest import FlinkRestClient, file_sha256
 from tests.harness import REPO_ROOT
 from tests.harness.flink import FLINK_RELEASES, FlinkCluster
 from tests.harness.java import COUNTING_JOB, compile_jobs_jar
+from tests.harness.program import run_program
 from tests.harness.prometheus import Sample, scrape
+from tests.test_flink_boot import IMAGES
+from tests.test_program_flink import KUBECONFIG, SECRETS
 
 DASHBOARD = REPO_ROOT / "dashboards" / "flink-hologres.json"
 SLOTS = 2
@@ -50,12 +52,15 @@ def _value(samples: list[Sample], name: str) -> float | None:
 def scraped(request: pytest.FixtureRequest) -> Iterator[Scrape]:
     version = request.param
     work = Path(tempfile.mkdtemp(prefix="flink-metrics-"))
-    files = render_config_files(SessionClusterConfig(
-        version=parse_version(FLINK_RELEASES[version]), java_version=17, jobmanager_address="127.0.0.1",
-        task_slots=SLOTS, jobmanager_process_memory="1024m", taskmanager_process_memory="1280m",
-        default_parallelism=1, extra={"execution.checkpointing.interval": "1s"},
-        state=StateLocation(f"file://{work}/state"), metrics_port=flink_metrics.DEFAULT_METRICS_PORT,
-    ))
+    # The program's own ConfigMap with its defaults (the reporter is on unless metricsPort is 0).
+    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "taskManagers": "1", "taskSlots": str(SLOTS),
+                       "defaultParallelism": "1", "jobManagerMemory": "1024m", "taskManagerMemory": "1280m",
+                       "stateStorage": f"file://{work}/state",
+                       "flinkConfig": {"execution.checkpointing.interval": "1s"}}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    files = run.one("kubernetes:core/v1:ConfigMap").plain()["data"]
+    assert any(f"metrics.reporter.prom.port: {quote}{flink_metrics.DEFAULT_METRICS_PORT}{quote}" in text
+               for text in files.values() for quote in ("", "'"))
     jar = compile_jobs_jar(version)
     with FlinkCluster(version=version, files=files, taskmanagers=1, work_dir=work) as cluster, \
             FlinkRestClient(cluster.rest_url) as client:
