@@ -36,15 +36,20 @@ def checkpoint_statistics(client: FlinkRestClient, job_id: str) -> Mapping[str, 
 
 
 def fetch(client: FlinkRestClient, job_id: str, *, just_started: bool = False) -> RestAnswers | None:
-    """`just_started`: a job submitted a moment ago has no checkpoint yet, so its statistics are not asked
+    """`just_started`: a job submitted a moment ago (and watched until RUNNING without a restart) has no
+    checkpoint yet and 0 restarts, so its checkpoint statistics are not asked
     for. Asking would also fill the JobManager's checkpoint-statistics cache (rest.cache.checkpoint-
     statistics.timeout, 3 s), and a stop-with-savepoint within those seconds would then be invisible to
     FlinkRestClient.latest_savepoint."""
     job = job_details(client, job_id)
     if job is None:
         return None
+    restarts = num_restarts(client, job_id)
+    if restarts is None and just_started:
+        # The metric store has not fetched the new job's metrics yet; the start was watched, without a restart.
+        restarts = 0
     return RestAnswers(job=job, checkpoints=None if just_started else checkpoint_statistics(client, job_id),
-                       num_restarts=num_restarts(client, job_id), root_cause=client.root_cause(job_id))
+                       num_restarts=restarts, root_cause=client.root_cause(job_id))
 
 
 def job_health_outputs(rest: FlinkRestClient | str, job_id: str, previous: Mapping[str, Any], *,

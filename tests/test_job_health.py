@@ -54,7 +54,7 @@ def test_refresh_fills_health_and_a_forced_restart_is_drift_until_up(
         flink: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
     name = "health"
     marker = tmp_path / "failed-once"
-    news = job_inputs(flink, name, entry_class=FLAKY_JOB, args=[str(marker), "8000"], parallelism=1,
+    news = job_inputs(flink, name, entry_class=FLAKY_JOB, args=[str(marker), "15000"], parallelism=1,
                       flink_configuration=CHECKPOINT_EVERY_SECOND, upgrade_mode="stateless")
     state = engine_up(provider_host, name, news)
     outs = state.outputs
@@ -64,7 +64,9 @@ def test_refresh_fills_health_and_a_forced_restart_is_drift_until_up(
     assert outs["job_ui_url"].endswith(f"/#/job/running/{outs['job_id']}/overview")
 
     # A refresh while it runs: uptime grows, a checkpoint completed, nothing to change.
-    refreshed = refresh_until(provider_host, state, name, lambda o: o.get(health.LAST_CHECKPOINT_TIME), 30)
+    # (The REST metric store fetches a new job's metrics within metrics.fetcher.update-interval, 10 s.)
+    refreshed = refresh_until(provider_host, state, name, lambda o: o.get(health.LAST_CHECKPOINT_TIME)
+                              and o.get(health.RESTARTS) is not None, 30)
     o = refreshed.outputs
     assert o["state"] == "RUNNING" and o[health.HEALTH] == health.HEALTHY
     assert 0 < o[health.UPTIME] < 60
@@ -73,7 +75,7 @@ def test_refresh_fills_health_and_a_forced_restart_is_drift_until_up(
     assert o[health.RESTARTS] == 0
     assert preview_after_refresh(provider_host, refreshed, name) == "none"
 
-    # The job fails once (after 8 s) and restarts: the count grows, the root cause is named, diff says drift.
+    # The job fails once (after 15 s of work) and restarts: the count grows, the root cause is named, diff says drift.
     # (While it restarts, the verdict names the state too: "unhealthy: state RESTARTING; restarted …".)
     refreshed = refresh_until(provider_host, refreshed, name,
                               lambda o: (o.get(health.RESTARTS) or 0) >= 1 and o["state"] == "RUNNING",
