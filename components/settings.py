@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import pulumi
 
-from components import flink_config, hologres_names
+from components import flink_config, flink_metrics, hologres_names
 
 PROJECT = "flink-hologres"
 # Pinned to a patch release: reproducible pods, and the file-system plugin jar names carry the patch.
@@ -115,6 +115,13 @@ class AlicloudSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    port: int | None  # None: the Prometheus reporter is off
+    pod_monitor: bool
+    max_checkpoint_age_seconds: int = 0  # 0: checkpoint age is not a drift
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -132,6 +139,7 @@ class Settings:
     state_storage: str | None
     drop_state_on_destroy: bool
     warnings: list[str] = field(default_factory=list)
+    metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings(flink_metrics.DEFAULT_METRICS_PORT, False))
 
 
 # --- reading helpers -----------------------------------------------------------------------------
@@ -630,6 +638,24 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     )
 
 
+_FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
+                flink_config.TASKMANAGER_RPC_PORT, flink_config.QUERYABLE_STATE_PROXY_PORT)
+
+
+def _metrics(read: _Reader) -> MetricsSettings:
+    """metricsPort (0 turns the reporter off), podMonitor, jobMaxCheckpointAgeSeconds (0: no age check)."""
+    port = read.integer("metricsPort", flink_metrics.DEFAULT_METRICS_PORT, minimum=0)
+    if port > 65535 or port in _FLINK_PORTS:
+        raise ConfigError("metricsPort", f"{port} is not a free TCP port in the pods (Flink uses "
+                          f"{', '.join(map(str, _FLINK_PORTS))})",
+                          f"pulumi config set metricsPort {flink_metrics.DEFAULT_METRICS_PORT}")
+    pod_monitor = read.boolean("podMonitor", False)
+    if pod_monitor and not port:
+        raise ConfigError("podMonitor", "needs the metrics port, and metricsPort is 0",
+                          f"pulumi config set metricsPort {flink_metrics.DEFAULT_METRICS_PORT}")
+    return MetricsSettings(port or None, pod_monitor, read.integer("jobMaxCheckpointAgeSeconds", 0, minimum=0))
+
+
 def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:
     """Read and validate the whole stack configuration; raises ConfigError on the first bad key."""
     read = _Reader(config or pulumi.Config(PROJECT))
@@ -680,4 +706,5 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         state_storage=state_storage,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
+        metrics=_metrics(read),
     )
