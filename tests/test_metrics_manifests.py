@@ -27,7 +27,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "flink-1.18-nodeport-moved-port": {**KUBECONFIG, "flinkImage": "flink:1.18.1-java17",
                                        "restServiceType": "NodePort", "metricsPort": "9300"},
     "ack-internet-eci-pod-monitor": {"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24"],
-                                     "eciUseSpecs": ["ecs.c6.large"], "podMonitor": "true"},
+                                     "clusterProfile": "Serverless", "eciUseSpecs": ["ecs.c6.large"],
+                                     "podMonitor": "true"},
     "ack-acs": {"clusterProfile": "Acs"},
 }
 
