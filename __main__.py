@@ -17,6 +17,7 @@ from components.flink_rest import file_sha256
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
+from components.hologres_writer import declare_writer
 
 settings = stack_settings.load()
 for warning in settings.warnings:
@@ -70,6 +71,10 @@ table = HologresTable("order-details", HologresTableArgs(
     table=DEFAULT_ORDER_DETAILS.with_name(hologres.table),
     drop_table_on_destroy=hologres.drop_table_on_destroy,
 ))
+# The job's own login, scoped to that table: the pods get it, never the admin AccessKey (issue 12).
+writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologres.admin_port,
+                        database=hologres.database, schema_name=table.schema_name, table_name=table.table_name,
+                        login=settings.security.writer_login, rotation=settings.security.credentials_rotation)
 
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
@@ -85,8 +90,8 @@ flink = FlinkSessionCluster(
             "HOLO_ENDPOINT": f"{hologres.host}:{hologres.port}",
             "HOLO_TEST_DB": hologres.database,
             "HOLO_TABLE_NAME": hologres.table,  # the same validated value the table was created from
-            "HOLO_ACCESS_ID": hologres.user,
-            "HOLO_ACCESS_KEY": hologres.password,
+            "HOLO_ACCESS_ID": writer.login_name,
+            "HOLO_ACCESS_KEY": writer.password,
         },
         state_location=state_location,
         state_scheme=state_scheme,
@@ -128,6 +133,7 @@ pulumi.export("namespace", flink.namespace)
 pulumi.export("flinkRestUrl", flink_rest_url)
 pulumi.export("flinkUiUrl", flink_rest_url)
 pulumi.export("hologresTable", hologres.table)
+pulumi.export("hologresWriterLogin", writer.login_name)
 if "main" in jobs:
     pulumi.export("jobId", jobs["main"].job_id)
 pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})

@@ -108,6 +108,13 @@ class AlicloudSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:  # issue 12: REST authentication and the job's own Hologres login
+    rest_auth: bool
+    credentials_rotation: str  # changing it regenerates the REST CA, certificate, password and the writer's password
+    writer_login: str
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -125,6 +132,7 @@ class Settings:
     state_storage: str | None
     drop_state_on_destroy: bool
     warnings: list[str] = field(default_factory=list)
+    security: SecuritySettings | None = None
 
 
 # --- reading helpers -----------------------------------------------------------------------------
@@ -334,6 +342,16 @@ def _hologres(read: _Reader) -> HologresSettings:
         user=read.secret("hologresUser", "AccessKey ID"),
         password=read.secret("hologresPassword", "AccessKey secret"),
     )
+
+
+def _security(read: _Reader, stack: str) -> SecuritySettings:
+    login = read.text("hologresWriterLogin", f"flink_{stack}_writer") or f"flink_{stack}_writer"
+    # Hologres prefixes custom accounts with BASIC$ (6 bytes) within the 63-byte name limit.
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,57}", login):
+        raise ConfigError("hologresWriterLogin", f"'{login}' is not 1-57 letters, digits or '_'",
+                          "pulumi config set hologresWriterLogin flink_writer")
+    return SecuritySettings(rest_auth=read.boolean("restAuth", True),
+                            credentials_rotation=read.text("credentialsRotation", "") or "", writer_login=login)
 
 
 # The single-job keys, by the field of a `jobs` entry they stand for.
@@ -555,4 +573,5 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         state_storage=state_storage,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
+        security=_security(read, stack),
     )

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.harness.program import ProgramRun, plaintext_occurrences, run_program
+from tests.harness.secret_mocks import sentinel as generated
 
 SENTINEL_USER = "AKID-S3NT1NEL-user-7f3a"
 SENTINEL_KEY = "S3NT1NEL-secret-9c1e-do-not-leak"
@@ -47,6 +48,8 @@ def test_dev_stack_declares_the_tutorials_session_cluster(dev: ProgramRun) -> No
         (SERVICE, "flink-rest-service"),
         (SERVICE, "flink-query-state-service"),
         ("pulumi-python:dynamic/hologres:Table", "order-details"),
+        ("pulumi-python:dynamic/hologres:Writer", "hologres-writer"),  # issue 12
+        ("random:index/randomPassword:RandomPassword", "hologres-writer-password"),
     ])
     component = dev.one(SESSION_CLUSTER)
     provider = dev.one("pulumi:providers:kubernetes")
@@ -131,7 +134,8 @@ def test_every_env_var_comes_from_the_secret_and_secrets_never_leak(dev: Program
     secret_name = secret.state()["metadata"]["name"]
     expected = {"HOLO_ACCESS_ID", "HOLO_ACCESS_KEY", "HOLO_ENDPOINT", "HOLO_TABLE_NAME", "HOLO_TEST_DB"}
     assert set(secret.plain()["stringData"]) == expected
-    assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == SENTINEL_KEY
+    # The job's own login (issue 12), never the admin key.
+    assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == generated("hologres-writer-password", "password")
     assert secret.plain()["stringData"]["HOLO_TABLE_NAME"] == "public.order_details"
     for deployment in ("flink-jobmanager", "flink-taskmanager"):
         env = _container(dev, deployment)["env"]

@@ -198,7 +198,7 @@ def _child() -> None:
                 })
             return response
 
-    from tests.harness import alicloud_mocks
+    from tests.harness import alicloud_mocks, secret_mocks
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -208,6 +208,8 @@ def _child() -> None:
                 return "", dict(args.inputs)
             if args.typ.startswith("alicloud:"):
                 return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
+            if (generated := secret_mocks.new_resource(args.typ, args.name, args.inputs)) is not None:
+                return f"{args.name}-id", generated
             state = dict(args.inputs)
             if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
                 metadata = dict(state["metadata"])
