@@ -14,6 +14,7 @@ from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClu
 from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, uses_oss
 from components.flink_job import FlinkJob, FlinkJobArgs
 from components.flink_rest import file_sha256
+from components.flink_rest_auth import RestAuthOptions, https_url
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
@@ -98,11 +99,18 @@ flink = FlinkSessionCluster(
         secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
         **rest_service,
+        # Issue 12: nginx with TLS + basic auth in front of Flink's REST API (the SLB's address in the certificate).
+        rest_auth=RestAuthOptions(rotation=settings.security.credentials_rotation,
+                                  ip_addresses=[cloud.slb_address] if cloud_args is not None else [])
+        if settings.security.rest_auth else None,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),
 )
 
 flink_rest_url = settings.flink_rest_url or derived_rest_url or flink.external_rest_url
+rest_auth = flink.rest_auth  # None without restAuth
+if rest_auth is not None:
+    flink_rest_url = pulumi.Output.from_input(flink_rest_url).apply(https_url)
 
 # 5. The job(s) on the session cluster, each its own resource: adding or removing one leaves the
 #    others running. They depend on the cluster and the table, so destroy stops them first.
@@ -125,6 +133,8 @@ for job in (j for j in settings.jobs if j.jar):
             rest_deadline_seconds=settings.job_deadlines.rest_seconds,
             start_deadline_seconds=settings.job_deadlines.start_seconds,
             savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
+            **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
+               if rest_auth is not None else {}),
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),
     )
@@ -134,6 +144,10 @@ pulumi.export("flinkRestUrl", flink_rest_url)
 pulumi.export("flinkUiUrl", flink_rest_url)
 pulumi.export("hologresTable", hologres.table)
 pulumi.export("hologresWriterLogin", writer.login_name)
+if rest_auth is not None:  # what a person needs to open the UI (README, Security)
+    pulumi.export("flinkRestCaPem", rest_auth.ca_pem)
+    pulumi.export("flinkUiUser", rest_auth.user)
+    pulumi.export("flinkUiPassword", rest_auth.password)  # a secret: `pulumi stack output --show-secrets`
 if "main" in jobs:
     pulumi.export("jobId", jobs["main"].job_id)
 pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})

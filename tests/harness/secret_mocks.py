@@ -1,4 +1,5 @@
-"""Mock outputs of the credential generators (pulumi-random, pulumi-tls) for programs under the SDK mocks.
+"""Mock outputs of the credential generators (pulumi-random, pulumi-tls) and of the writer login's computed
+name, for programs under the SDK mocks.
 
 Each generated value is a recognizable sentinel derived from the resource's name, so a program test can
 follow it and prove it never lands in plaintext outside a Secret.
@@ -29,6 +30,8 @@ def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any] 
         state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n"
     elif typ == "tls:index/certRequest:CertRequest":
         state["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{name}\n-----END CERTIFICATE REQUEST-----\n"
+    elif typ == "pulumi-python:dynamic/hologres:Writer":
+        state.setdefault("loginName", inputs.get("login"))  # as on PostgreSQL; BASIC$… on Hologres
     else:
         return None
     return state
