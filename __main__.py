@@ -15,6 +15,7 @@ from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, us
 from components.flink_job import FlinkJob, FlinkJobArgs
 from components.flink_rest import file_sha256
 from components.flink_rest_auth import RestAuthOptions, https_url
+from components.flink_rest_proxy import NGINX_IMAGE
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
@@ -101,7 +102,9 @@ flink = FlinkSessionCluster(
         **rest_service,
         # Issue 12: nginx with TLS + basic auth in front of Flink's REST API (the SLB's address in the certificate).
         rest_auth=RestAuthOptions(rotation=settings.security.credentials_rotation,
-                                  ip_addresses=[cloud.slb_address] if cloud_args is not None else [])
+                                  ip_addresses=[cloud.slb_address] if cloud_args is not None else [],
+                                  image=mirror_image(NGINX_IMAGE, cloud.image_registry_mirror)
+                                  if cloud_args is not None else NGINX_IMAGE)
         if settings.security.rest_auth else None,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),
