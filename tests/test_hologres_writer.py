@@ -44,7 +44,8 @@ def login(postgres: PostgresServer) -> Iterator[str]:
     try:
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s", (names[0] + "%",))
+            cur.execute("SELECT rolname FROM pg_roles WHERE rolname LIKE %s OR rolname LIKE %s",
+                        (names[0] + "%", "BASIC$" + names[0] + "%"))
             for (role,) in cur.fetchall():
                 for (database,) in _databases(cur):
                     _drop_owned(postgres, database, role)
@@ -226,3 +227,25 @@ def test_the_simple_permission_models_say_how_to_proceed() -> None:
     assert "CALL spm_grant('orders_db_writer', 'BASIC$flink_writer');" in message
     assert login_name("flink_writer", hologres=True) == "BASIC$flink_writer"
     assert "CALL slpm_disable();" in simple_permission_model_error("slpm", "orders_db", "w")
+
+
+def test_on_hologres_the_login_is_a_basic_custom_account(engine: Engine, postgres: PostgresServer,
+                                                        pg_database: str, login: str) -> None:
+    # hg_version() is how the provider tells Hologres from PostgreSQL (emulated in this database).
+    admin_query(postgres, pg_database, "CREATE FUNCTION public.hg_version() RETURNS text LANGUAGE sql AS "
+                                       "$$ SELECT 'Hologres 3.0.12 (emulated)' $$; "
+                                       "CREATE TABLE public.order_details (user_id bigint PRIMARY KEY, price numeric)")
+    state = engine.up("writer", writer_inputs(postgres, pg_database, login))
+
+    account = f"BASIC${login}"
+    assert state.id == state.outputs["loginName"] == account
+    assert state.outputs["hologresVersion"] == "Hologres 3.0.12 (emulated)"
+    conn = as_writer(postgres, pg_database, account, SENTINEL)
+    try:
+        run(conn, "INSERT INTO public.order_details VALUES (1, 1) ON CONFLICT (user_id) DO UPDATE SET price = 2")
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            run(conn, "DELETE FROM public.order_details")
+    finally:
+        conn.close()
+    engine.destroy("writer")
+    assert admin_query(postgres, pg_database, f"SELECT count(*) FROM pg_roles WHERE rolname = '{account}'") == [(0,)]
