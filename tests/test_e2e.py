@@ -19,6 +19,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 import pytest
+import requests
 
 from tests.harness import REPO_ROOT, free_port
 from tests.harness.flink import FlinkCluster
@@ -121,6 +122,11 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         before = _rows(postgres, pg_database)[0]
         _wait_for_rows(postgres, pg_database, before + 40)
 
+        # Secret hygiene: neither the job's password nor the REST password shows in Flink's REST views.
+        (tmp_path / "ca.pem").write_text(gate.ca_pem)
+        views = [requests.get(f"{gate.url}{path}", verify=str(tmp_path / "ca.pem"), auth=(gate.user, REST_PASSWORD),
+                              timeout=10).text
+                 for path in ("/jobmanager/config", f"/jobs/{job.outputs['job_id']}/config", "/taskmanagers")]
         # `pulumi destroy`: the job first (it depends on the table), then the table, which keeps its rows.
         engine_destroy(provider_host, job)
         engine_destroy(provider_host, writer)
@@ -129,6 +135,9 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         time.sleep(1.0)
         assert _rows(postgres, pg_database) == stopped  # nothing writes any more
         assert cluster.overview()["jobs-running"] == 0
+        logs = cluster.logs() + gate.logs()
+    for secret in (env["HOLO_ACCESS_KEY"], REST_PASSWORD, admin["password"]):
+        assert all(secret not in view for view in views) and secret not in logs
 
     rows, distinct, top = stopped
     with postgres.connect(pg_database, admin=True) as conn, conn.cursor() as cur:

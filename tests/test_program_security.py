@@ -56,6 +56,9 @@ def test_rotation_changes_the_password_keeper_and_a_bad_login_is_one_line() -> N
     for name in ("hologres-writer-password", "flink-rest-auth-password"):
         keepers = rotated.one("random:index/randomPassword:RandomPassword", name).plain()["keepers"]
         assert keepers == {"rotation": "2026-12"}, name
+    # The REST keys are replaced (and with them every certificate signed from them).
+    for key in rotated.of_type("tls:index/privateKey:PrivateKey"):
+        assert key.replacement_trigger == "2026-12", key.name
     bad = run_program({"target": "kubeconfig", "hologresWriterLogin": "bad-name!"},
                       secrets={"hologresUser": ADMIN_USER, "hologresPassword": ADMIN_KEY})
     assert bad.error is not None and "hologresWriterLogin" in bad.error

@@ -43,6 +43,8 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # The `replacement_trigger` resource option: a new value replaces the resource.
+    replacement_trigger: Any = None
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -195,6 +197,8 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
+                                            if req.HasField("replacement_trigger") else None),
                 })
             return response
 
