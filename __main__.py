@@ -22,7 +22,7 @@ from components.hologres_table import HologresTable, HologresTableArgs
 from components.hologres_writer import declare_writer
 
 settings = stack_settings.load()
-for warning in settings.warnings:
+for warning in settings.warnings + settings.hologres.warnings:
     pulumi.log.warn(warning)
 flink_settings, hologres = settings.flink, settings.hologres
 # The components' arguments check themselves: build them all before the first resource is declared,
@@ -43,6 +43,9 @@ if cloud_args is not None:
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
     pulumi.export("slbAddress", cloud.slb_address)
+    pulumi.export("zoneId", cloud.zone_id)
+    # The address the pods leave through: what a Hologres public endpoint's allowlist needs.
+    pulumi.export("egressIp", cloud.egress_ip)
 else:
     k8s_provider = k8s.Provider("kubernetes", kubeconfig=settings.kubeconfig)
     image = flink_settings.image
@@ -72,11 +75,14 @@ table = HologresTable("order-details", HologresTableArgs(
     database=hologres.database,
     table=DEFAULT_ORDER_DETAILS.with_name(hologres.table),
     drop_table_on_destroy=hologres.drop_table_on_destroy,
+    sslmode=hologres.sslmode,
+    ssl_root_cert=hologres.ssl_root_cert,
 ))
 # The job's own login, scoped to that table: the pods get it, never the admin AccessKey (issue 12).
 writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologres.admin_port,
                         database=hologres.database, schema_name=table.schema_name, table_name=table.table_name,
-                        login=settings.security.writer_login, rotation=settings.security.credentials_rotation)
+                        login=settings.security.writer_login, rotation=settings.security.credentials_rotation,
+                        sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert)
 
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
@@ -146,6 +152,9 @@ pulumi.export("namespace", flink.namespace)
 pulumi.export("flinkRestUrl", flink_rest_url)
 pulumi.export("flinkUiUrl", flink_rest_url)
 pulumi.export("hologresTable", hologres.table)
+pulumi.export("hologresEndpoint", f"{hologres.host}:{hologres.port}")  # what the pods connect to
+pulumi.export("hologresNetworkPath", hologres.network_path or "not known (target kubeconfig)")
+pulumi.export("hologresTls", table.tls)  # what protected the AccessKey and the DDL from this machine
 pulumi.export("hologresWriterLogin", writer.login_name)
 if rest_auth is not None:  # what a person needs to open the UI (README, Security)
     pulumi.export("flinkRestCaPem", rest_auth.ca_pem)

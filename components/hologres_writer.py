@@ -31,6 +31,7 @@ from psycopg2 import sql
 from pulumi.runtime import rpc
 
 from components import hologres_ddl as ddl
+from components.hologres_catalog import server_version
 from components.hologres_table import (
     CONNECT_TIMEOUT,
     DATABASE,
@@ -40,10 +41,10 @@ from components.hologres_table import (
     HOST,
     PORT,
     SSLMODE,
+    SSLROOTCERT,
     STATEMENT_TIMEOUT,
     HologresError,
     HologresTableProvider,
-    _hologres_version,
     _whole,
 )
 from components.unknowns import is_unknown
@@ -56,7 +57,7 @@ LOGIN, PASSWORD = "login", "password"
 # Computed outputs.
 LOGIN_NAME, PERMISSION_MODEL, PRIVILEGES = "loginName", "permissionModel", "privileges"
 OUTPUT_KEYS = (LOGIN_NAME, PERMISSION_MODEL, PRIVILEGES, HOLOGRES_VERSION)
-WRITER_CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, CONNECT_TIMEOUT, STATEMENT_TIMEOUT)
+WRITER_CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT)
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")  # what an upsert sink does; nothing else
 HOLOGRES_ACCOUNT_PREFIX = "BASIC$"  # Hologres' custom (password) accounts
 MIN_PASSWORD_LENGTH = 16
@@ -140,7 +141,8 @@ class HologresWriterProvider(dyn.ResourceProvider):
                     f"{action}: a role {role!r} already exists on this server; set hologresWriterLogin to an "
                     f"unused name, e.g. `pulumi config set hologresWriterLogin {props[LOGIN]}_2`, or drop it: "
                     f"DROP ROLE \"{role}\"")
-            with conn.cursor() as cur:  # one transaction: the login with its grants, or nothing
+            conn.autocommit = False  # one transaction: the login with its grants, or nothing
+            with conn.cursor() as cur:
                 cur.execute(_create_login(conn, role, _plain(props[PASSWORD]), version is not None))
                 _grant(cur, role, props[ddl.SCHEMA], props[ddl.TABLE])
                 privileges = _privileges(cur, role, props[ddl.SCHEMA], props[ddl.TABLE])
@@ -164,7 +166,8 @@ class HologresWriterProvider(dyn.ResourceProvider):
             version, _model = _version_and_model(conn)
             if not _role_exists(conn, id_):
                 raise HologresError(f"{action}: the login no longer exists; run `pulumi refresh`, then `pulumi up`")
-            with conn.cursor() as cur:  # one transaction: grants moved and password changed, or nothing
+            conn.autocommit = False  # one transaction: grants moved and password changed, or nothing
+            with conn.cursor() as cur:
                 old_table = (olds.get(ddl.SCHEMA), olds.get(ddl.TABLE))
                 if old_table != (news[ddl.SCHEMA], news[ddl.TABLE]) and all(old_table):
                     _revoke(cur, conn, id_, *old_table)
@@ -181,6 +184,7 @@ class HologresWriterProvider(dyn.ResourceProvider):
         with self._admin._connect(props, action) as conn:
             if not _role_exists(conn, id_):
                 return  # already gone
+            conn.autocommit = False  # one transaction: revoked and dropped, or nothing
             with conn.cursor() as cur:
                 cur.execute(_OWNED_OBJECTS, (id_,))
                 if owned := cur.fetchone()[0]:
@@ -205,7 +209,7 @@ WHERE r.rolname = %s AND d.deptype = 'o'"""
 
 def _version_and_model(conn: psycopg2.extensions.connection) -> tuple[Any, str]:
     """(Hologres version or None, permission model: "standard", "spm" or "slpm")."""
-    version = _hologres_version(conn)
+    version = server_version(conn)
     if version is None:
         return None, "standard"
     for model, setting in (("spm", "hg_experimental_enable_spm"), ("slpm", "hg_enable_slpm")):
@@ -323,12 +327,14 @@ class HologresWriterArgs:
     login: pulumi.Input[str]
     password: pulumi.Input[str]  # a secret, e.g. pulumi_random.RandomPassword(...).result
     port: pulumi.Input[int] = 80
-    sslmode: pulumi.Input[str] = "prefer"
+    sslmode: pulumi.Input[str] = "require"  # as the table's admin connection
+    ssl_root_cert: pulumi.Input[str] = ""
     connect_timeout: pulumi.Input[int] = 10
     statement_timeout: pulumi.Input[int] = 60
 
 
 _ENGINE_NAMES = {"schema_name": ddl.SCHEMA, "table_name": ddl.TABLE, "connect_timeout": CONNECT_TIMEOUT,
+                 "ssl_root_cert": SSLROOTCERT,
                  "statement_timeout": STATEMENT_TIMEOUT, "login_name": LOGIN_NAME,
                  "permission_model": PERMISSION_MODEL, "hologres_version": HOLOGRES_VERSION}
 _PYTHON_NAMES = {v: k for k, v in _ENGINE_NAMES.items()}
@@ -347,7 +353,8 @@ class HologresWriter(dyn.Resource, module="hologres", name="Writer"):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             "host": args.host, "port": args.port, "database": args.database, "sslmode": args.sslmode,
-            "connect_timeout": args.connect_timeout, "statement_timeout": args.statement_timeout,
+            "ssl_root_cert": args.ssl_root_cert, "connect_timeout": args.connect_timeout,
+            "statement_timeout": args.statement_timeout,
             "schema_name": args.schema_name, "table_name": args.table_name, "login": args.login,
             "password": pulumi.Output.secret(args.password),
             **dict.fromkeys(("login_name", "privileges", "permission_model", "hologres_version")),
@@ -364,12 +371,14 @@ class HologresWriter(dyn.Resource, module="hologres", name="Writer"):
 
 def declare_writer(resource_name: str, *, host: pulumi.Input[str], port: pulumi.Input[int],
                    database: pulumi.Input[str], schema_name: pulumi.Input[str], table_name: pulumi.Input[str],
-                   login: str, rotation: str, opts: pulumi.ResourceOptions | None = None) -> HologresWriter:
+                   login: str, rotation: str, sslmode: pulumi.Input[str] = "require",
+                   ssl_root_cert: pulumi.Input[str] = "", opts: pulumi.ResourceOptions | None = None) -> HologresWriter:
     """The writer with a generated password; a new `rotation` value generates a new one (an update)."""
     import pulumi_random  # here, not at the top: the provider host never needs it
 
     password = pulumi_random.RandomPassword(f"{resource_name}-password", length=32, special=False,
                                             keepers={"rotation": rotation}, opts=opts)
     args = HologresWriterArgs(host=host, port=port, database=database, schema_name=schema_name,
-                              table_name=table_name, login=login, password=password.result)
+                              table_name=table_name, login=login, password=password.result, sslmode=sslmode,
+                              ssl_root_cert=ssl_root_cert)
     return HologresWriter(resource_name, args, opts)

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.harness import REPO_ROOT, free_port
+from tests.harness import hologres_emulation as emulation
 from tests.harness.flink import FlinkCluster
 from tests.harness.java import compile_jobs_jar
 from tests.harness.postgres import PostgresServer
@@ -70,6 +71,7 @@ def _inputs(run: ProgramRun, type_: str, gate: RestProxyServer | None = None) ->
 def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         postgres: PostgresServer, pg_database: str, provider_host: ProviderHost, tmp_path: Path) -> None:
     jar = compile_jobs_jar("1.20", E2E_SOURCES, [JDBC_DRIVER])
+    emulation.install(postgres, pg_database, "Hologres 1.3.61")  # the table provider meets Hologres' rules
     rest_port, proxy_port = free_port(), free_port()
     writer_login = f"e2e_writer_{uuid.uuid4().hex[:8]}"
     state = tmp_path / "state"
@@ -78,7 +80,7 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         "taskManagers": "1", "taskSlots": "4", "defaultParallelism": "1",
         "jobManagerMemory": "1024m", "taskManagerMemory": "1280m",
         "hologresEndpoint": f"127.0.0.1:{postgres.port}", "hologresDatabase": pg_database,
-        "hologresTable": "public.order_details",
+        "hologresTable": "public.order_details", "hologresSslMode": "disable",  # the test server has no TLS
         # The job goes through the authenticating proxy (the program turns the URL into https).
         "flinkRestUrl": f"http://127.0.0.1:{proxy_port}", "stateStorage": f"file://{state}",
         "hologresWriterLogin": writer_login,
@@ -98,16 +100,19 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
     assert env["HOLO_TABLE_NAME"] == "public.order_details" == first.outputs["hologresTable"]
     assert f"state.savepoints.dir: file://{state}/savepoints" in files["config.yaml"]
 
+    # `pulumi up`: the engine configures the provider host with the stack's config (secrets included).
+    provider_host.configure({f"flink-hologres:{k}": v for k, v in secrets.items()})
+    table = engine_up(provider_host, "order-details", _inputs(first, TABLE))
+    assert table.steps == ["check", "create"]
+    writer = engine_up(provider_host, "hologres-writer", _inputs(first, WRITER))
+    assert writer.id == writer.outputs["loginName"] == f"BASIC${writer_login}"  # a Hologres custom account
+    # The engine resolves the writer's login name into the pods' Secret (the mocks could only guess it).
+    env = {**env, "HOLO_ACCESS_ID": writer.outputs["loginName"]}
+
     with FlinkCluster(version="1.20", files=files, taskmanagers=1, taskmanager_env=env,
                       rest_port=rest_port) as cluster, RestProxyServer(
             upstream_port=rest_port, user=first.outputs["flinkUiUser"], password=REST_PASSWORD,
             port=proxy_port) as gate:
-        # `pulumi up`: the engine configures the provider host with the stack's config (secrets included).
-        provider_host.configure({f"flink-hologres:{k}": v for k, v in secrets.items()})
-        table = engine_up(provider_host, "order-details", _inputs(first, TABLE))
-        assert table.steps == ["check", "create"]
-        writer = engine_up(provider_host, "hologres-writer", _inputs(first, WRITER))
-        assert writer.id == writer_login
         job = engine_up(provider_host, "job-main", _inputs(first, JOB, gate))
         assert job.outputs["state"] == "RUNNING"
         _wait_for_rows(postgres, pg_database, 40)

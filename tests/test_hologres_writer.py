@@ -72,7 +72,8 @@ def _drop_owned(postgres: PostgresServer, database: str, role: str) -> None:
 def table_inputs(postgres: PostgresServer, database: str, name: str = "order_details") -> dict[str, Any]:
     spec = ddl.DEFAULT_ORDER_DETAILS.with_name(f"public.{name}")
     return resource_inputs(HologresTableProvider(), {"host": postgres.host, "port": postgres.port,
-                                                     "database": database, **ddl.spec_to_props(spec)})
+                                                     "database": database, "sslmode": "prefer",
+                                                     **ddl.spec_to_props(spec)})
 
 
 def writer_inputs(postgres: PostgresServer, database: str, login: str, password: str = SENTINEL,
@@ -80,6 +81,7 @@ def writer_inputs(postgres: PostgresServer, database: str, login: str, password:
     # The program's input is a secret Output: the engine sends it to the provider wrapped as a secret.
     return resource_inputs(HologresWriterProvider(), {
         "host": postgres.host, "port": postgres.port, "database": database, "connectTimeout": 5,
+        "sslmode": "disable",  # the test server has no TLS
         "schemaName": "public", "tableName": table, "login": login, "password": rpc.wrap_rpc_secret(password)})
 
 

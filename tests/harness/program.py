@@ -45,6 +45,8 @@ class Resource:
     additional_secret_outputs: list[str] = field(default_factory=list)
     # The `replacement_trigger` resource option: a new value replaces the resource.
     replacement_trigger: Any = None
+    import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
+    delete_before_replace: bool = False  # the resource option, as the engine receives it
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -63,6 +65,8 @@ class ProgramRun:
     error: str | None
     error_type: str | None
     raw: str
+    # Every invoke the program made: {"token", "args"} (args as the provider receives them).
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -109,8 +113,14 @@ def plaintext_occurrences(value: Any, needle: str, path: str = "") -> Iterator[s
         yield path
 
 
-def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < overrides (None removes a key)."""
+# What a user sets after following README's quick start: the example stacks ship without them, and the
+# program refuses example values (issue 15). `as_shipped=True` runs a stack file exactly as committed.
+USER_SET = {"hologresEndpoint": "hgpostcn-cn-abc123def-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
+            "hologresDatabase": "flink_demo"}
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any], as_shipped: bool = False) -> dict[str, Any]:
+    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < (USER_SET unless as_shipped) < overrides (None removes)."""
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     merged: dict[str, Any] = {}
     for key, spec in (project.get("config") or {}).items():
@@ -123,6 +133,8 @@ def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, dict) and "secure" in value:
                 continue  # encrypted with the stack's passphrase; tests pass secrets explicitly
             merged[short] = value
+    if not as_shipped:
+        merged.update({k: v for k, v in USER_SET.items() if k not in merged})
     for key, value in overrides.items():
         if value is None:
             merged.pop(key, None)
@@ -133,10 +145,10 @@ def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, str] | None = None,
                 stack: str = "dev", preview: bool = False, invokes: Mapping[str, Any] | None = None,
-                timeout: float = 120) -> ProgramRun:
+                timeout: float = 120, as_shipped: bool = False) -> ProgramRun:
     """Run __main__.py under mocks; `secrets` are set as secret config (like `config set --secret`)."""
     secrets = dict(secrets or {})
-    plain = stack_config(stack, {k: v for k, v in (config or {}).items()})
+    plain = stack_config(stack, {k: v for k, v in (config or {}).items()}, as_shipped)
     for key in secrets:
         plain.pop(key, None)
     request = {"stack": stack, "preview": preview, "config": plain, "secrets": secrets,
@@ -155,6 +167,7 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
         logs=[tuple(entry) for entry in data["logs"]],  # type: ignore[misc]
         error=data["error"],
         error_type=data["error_type"],
+        calls=data.get("calls", []),
         # What the program printed besides the result (kept short: it lands in assertion messages).
         raw=(result.stderr[-3000:] + "\n" + "\n".join(
             line for line in result.stdout.splitlines() if not line.startswith(marker))[-3000:]).strip(),
@@ -175,6 +188,7 @@ def _child() -> None:
     resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
     logs: list[tuple[str, str]] = []
+    calls: list[dict[str, Any]] = []
     invoke_results: dict[str, Any] = request["invokes"]
 
     class Recorder(logging.Handler):
@@ -199,6 +213,8 @@ def _child() -> None:
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
                     "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
                                             if req.HasField("replacement_trigger") else None),
+                    "import_id": req.importId,
+                    "delete_before_replace": req.deleteBeforeReplace,
                 })
             return response
 
@@ -225,6 +241,7 @@ def _child() -> None:
             return f"{args.name}-id", state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+            calls.append({"token": args.token, "args": json.loads(json.dumps(args.args, default=str))})
             if args.token in invoke_results:
                 return invoke_results[args.token]
             answer = alicloud_mocks.call(args.token, args.args)
@@ -253,7 +270,7 @@ def _child() -> None:
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
     print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": logs,
-                                          "error": error, "error_type": error_type}), flush=True)
+                                          "error": error, "error_type": error_type, "calls": calls}), flush=True)
 
 
 if __name__ == "__main__":
