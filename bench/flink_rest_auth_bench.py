@@ -11,9 +11,7 @@ Prints JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.flink_job_bench import big_jar, clear_jars  # noqa: E402
+from bench.flink_job_bench import big_jar, clear_jars, parse_options  # noqa: E402
 from components.flink_config import SessionClusterConfig, parse_version, render_config_files  # noqa: E402
 from components.flink_rest import FlinkRestClient, file_sha256  # noqa: E402
 from components.flink_rest_proxy import flink_options  # noqa: E402
@@ -85,13 +83,7 @@ def bench(client: FlinkRestClient, direct_url: str, gate: RestProxyServer, ca_fi
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="1.20", choices=sorted(FLINK_RELEASES))
-    parser.add_argument("--sizes", default="256,1024", help="jar sizes in MiB")
-    parser.add_argument("--runs", type=int, default=3)
-    options = parser.parse_args()
-    if shutil.which("curl") is None:
-        sys.exit("curl is not installed (apt-get install curl)")
+    options = parse_options(__doc__.splitlines()[0], "1.20")
     files = render_config_files(SessionClusterConfig(
         version=parse_version(FLINK_RELEASES[options.version]), java_version=17, jobmanager_address="127.0.0.1",
         task_slots=1, jobmanager_process_memory="1024m", taskmanager_process_memory="1280m", default_parallelism=1,
