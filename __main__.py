@@ -15,9 +15,12 @@ from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, us
 from components.flink_job import FlinkJob, FlinkJobArgs
 from components.flink_job_health import HEALTH_KEYS
 from components.flink_rest import file_sha256
+from components.flink_rest_auth import RestAuthOptions, https_url
+from components.flink_rest_proxy import NGINX_IMAGE
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
+from components.hologres_writer import declare_writer
 
 settings = stack_settings.load()
 for warning in settings.warnings + settings.hologres.warnings:
@@ -76,6 +79,11 @@ table = HologresTable("order-details", HologresTableArgs(
     sslmode=hologres.sslmode,
     ssl_root_cert=hologres.ssl_root_cert,
 ))
+# The job's own login, scoped to that table: the pods get it, never the admin AccessKey (issue 12).
+writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologres.admin_port,
+                        database=hologres.database, schema_name=table.schema_name, table_name=table.table_name,
+                        login=settings.security.writer_login, rotation=settings.security.credentials_rotation,
+                        sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert)
 
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
@@ -91,8 +99,8 @@ flink = FlinkSessionCluster(
             "HOLO_ENDPOINT": f"{hologres.host}:{hologres.port}",
             "HOLO_TEST_DB": hologres.database,
             "HOLO_TABLE_NAME": hologres.table,  # the same validated value the table was created from
-            "HOLO_ACCESS_ID": hologres.user,
-            "HOLO_ACCESS_KEY": hologres.password,
+            "HOLO_ACCESS_ID": writer.login_name,
+            "HOLO_ACCESS_KEY": writer.password,
         },
         state_location=state_location,
         state_scheme=state_scheme,
@@ -101,11 +109,20 @@ flink = FlinkSessionCluster(
         **rest_service,
         metrics_port=settings.metrics.port,
         pod_monitor=settings.metrics.pod_monitor,
+        # Issue 12: nginx with TLS + basic auth in front of Flink's REST API (the SLB's address in the certificate).
+        rest_auth=RestAuthOptions(rotation=settings.security.credentials_rotation,
+                                  ip_addresses=[cloud.slb_address] if cloud_args is not None else [],
+                                  image=mirror_image(NGINX_IMAGE, cloud.image_registry_mirror)
+                                  if cloud_args is not None else NGINX_IMAGE)
+        if settings.security.rest_auth else None,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),
 )
 
 flink_rest_url = settings.flink_rest_url or derived_rest_url or flink.external_rest_url
+rest_auth = flink.rest_auth  # None without restAuth
+if rest_auth is not None:
+    flink_rest_url = pulumi.Output.from_input(flink_rest_url).apply(https_url)
 
 # 5. The job(s) on the session cluster, each its own resource: adding or removing one leaves the
 #    others running. They depend on the cluster and the table, so destroy stops them first.
@@ -129,6 +146,8 @@ for job in (j for j in settings.jobs if j.jar):
             start_deadline_seconds=settings.job_deadlines.start_seconds,
             savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
             max_checkpoint_age_seconds=settings.metrics.max_checkpoint_age_seconds or None,
+            **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
+               if rest_auth is not None else {}),
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),
     )
@@ -140,6 +159,11 @@ pulumi.export("hologresTable", hologres.table)
 pulumi.export("hologresEndpoint", f"{hologres.host}:{hologres.port}")  # what the pods connect to
 pulumi.export("hologresNetworkPath", hologres.network_path or "not known (target kubeconfig)")
 pulumi.export("hologresTls", table.tls)  # what protected the AccessKey and the DDL from this machine
+pulumi.export("hologresWriterLogin", writer.login_name)
+if rest_auth is not None:  # what a person needs to open the UI (README, Security)
+    pulumi.export("flinkRestCaPem", rest_auth.ca_pem)
+    pulumi.export("flinkUiUser", rest_auth.user)
+    pulumi.export("flinkUiPassword", rest_auth.password)  # a secret: `pulumi stack output --show-secrets`
 if "main" in jobs:
     pulumi.export("jobId", jobs["main"].job_id)
 pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})

@@ -169,14 +169,20 @@ def bench_submit(url: str, jar: Path, out_dir: Path, runs: int) -> dict[str, Any
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--version", default="2.2", choices=sorted(FLINK_RELEASES))
+def parse_options(description: str, default_version: str) -> argparse.Namespace:
+    """The upload benchmarks' command line (this one and flink_rest_auth_bench.py); curl must be there."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--version", default=default_version, choices=sorted(FLINK_RELEASES))
     parser.add_argument("--sizes", default="256,1024", help="jar sizes in MiB")
     parser.add_argument("--runs", type=int, default=3)
     options = parser.parse_args()
     if shutil.which("curl") is None:
         sys.exit("curl is not installed (apt-get install curl)")
+    return options
+
+
+def main() -> None:
+    options = parse_options(__doc__.splitlines()[0], "2.2")
     files = render_config_files(SessionClusterConfig(
         version=parse_version(FLINK_RELEASES[options.version]), java_version=17,
         jobmanager_address="127.0.0.1", task_slots=2, jobmanager_process_memory="1024m",

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
+from pulumi.runtime import rpc
 
 from components.flink_job_health import HEALTH_KEYS, MAX_CHECKPOINT_AGE_INPUT, drifted
 from components.flink_rest import (
@@ -55,6 +56,7 @@ INPUT_KEYS = JOB_KEYS + (
     "rest_url", "jar_path", "upgrade_mode", "savepoint_dir", "allow_non_restored_state", "job_name",
     "initial_savepoint_path", "ui_url", "rest_deadline_seconds", "start_deadline_seconds",
     "savepoint_deadline_seconds", MAX_CHECKPOINT_AGE_INPUT,
+    "rest_ca_pem", "rest_user", "rest_password",  # issue 12: the REST proxy's pinned CA and basic auth
 )
 OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_ui_url", "last_savepoint",
                "effective_upgrade_mode")
@@ -195,6 +197,13 @@ def spec_from(props: Mapping[str, Any]) -> JobSpec:
     )
 
 
+def rest_credentials(props: Mapping[str, Any]) -> dict[str, Any]:
+    """FlinkRestClient's ca_pem/auth from the inputs; the password arrives wrapped as a secret."""
+    password = rpc.unwrap_rpc_secret(props.get("rest_password"))
+    user = props.get("rest_user")
+    return {"ca_pem": props.get("rest_ca_pem") or None, "auth": (user, password) if user and password else None}
+
+
 def job_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return any(_plain(olds.get(key)) != _plain(news.get(key)) for key in JOB_KEYS)
 
@@ -260,7 +269,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     @_readable
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         spec = spec_from(props)
-        with FlinkRestClient(spec.rest_url) as client:
+        with FlinkRestClient(spec.rest_url, **rest_credentials(props)) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
             outs = self._deploy(client, spec, restore_from=spec.initial_savepoint_path)
             outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True,  # health hook
@@ -382,7 +391,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
         spec = spec_from(props)
         job_id = current_job_id(id_, props)
-        with FlinkRestClient(spec.rest_url) as client:
+        with FlinkRestClient(spec.rest_url, **rest_credentials(props)) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
             status = client.job_summary(job_id)
             if status is None and spec.effective_upgrade_mode == "savepoint" and props.get("last_savepoint"):
@@ -415,7 +424,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         if spec.upgrade_mode != "stateless" and mode == "stateless":
             _warn(f"job '{spec.job_name}': no savepoint_dir, so the upgrade is stateless (the job's state "
                   "is dropped); set savepoint_dir to upgrade through a savepoint")
-        with FlinkRestClient(spec.rest_url) as client:
+        with FlinkRestClient(spec.rest_url, **rest_credentials(news)) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
             old = client.job_summary(job_id)  # live: Flink's cached job view may still say RUNNING
             # Fail before touching the old job if the new one could not get its slots.
@@ -470,7 +479,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         spec = spec_from(props)
         id_ = current_job_id(id_, props)
-        with FlinkRestClient(spec.rest_url) as client:
+        with FlinkRestClient(spec.rest_url, **rest_credentials(props)) as client:
             client.wait_until_ready(min(spec.rest_deadline_seconds, READ_DEADLINE_S), need_taskmanagers=False)
             status = client.job_summary(id_)
             if status is None or status.terminal:
@@ -518,11 +527,17 @@ class FlinkJobArgs:
     savepoint_deadline_seconds: pulumi.Input[float] = DEFAULT_SAVEPOINT_DEADLINE_S
     # Health (issue 13): a running job whose last completed checkpoint is older shows as drift; 0: off.
     max_checkpoint_age_seconds: pulumi.Input[float] | None = None
+    # Issue 12: the REST proxy's CA (pinned) and basic-auth user/password (a secret).
+    rest_ca_pem: pulumi.Input[str] | None = None
+    rest_user: pulumi.Input[str] | None = None
+    rest_password: pulumi.Input[str] | None = None
 
     def props(self, *, default_job_name: str) -> dict[str, Any]:
         """The resource's input properties (snake_case keys, as the provider reads them)."""
         props = {key: getattr(self, key) for key in INPUT_KEYS}
         props["job_name"] = self.job_name or default_job_name
+        if self.rest_password is not None:
+            props["rest_password"] = pulumi.Output.secret(self.rest_password)
         return props
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -329,22 +330,39 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+def _pinned_ca_file(ca_pem: str) -> str:
+    """requests verifies against a CA bundle file: a private one holding only the pinned CA."""
+    handle, path = tempfile.mkstemp(prefix="flink-rest-ca-", suffix=".pem")
+    with os.fdopen(handle, "w") as out:
+        out.write(ca_pem)
+    return path
+
+
 # --- the client ---------------------------------------------------------------------------------
 
 
 class FlinkRestClient:
     """Flink REST calls with timeouts and one-line errors. `base_url` like http://host:8081."""
 
-    def __init__(self, base_url: str, *, timeout: tuple[float, float] = REQUEST_TIMEOUT) -> None:
+    def __init__(self, base_url: str, *, timeout: tuple[float, float] = REQUEST_TIMEOUT,
+                 ca_pem: str | None = None, auth: tuple[str, str] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
         self.session.mount("http://", _BigBlockAdapter())
         self.session.mount("https://", _BigBlockAdapter())
         self._overview: Overview | None = None
+        # Issue 12: the REST proxy's CA is pinned (the only one trusted, never verify=False); basic auth.
+        self._ca_file = _pinned_ca_file(ca_pem) if ca_pem else None
+        if self._ca_file:
+            self.session.verify = self._ca_file
+        if auth:
+            self.session.auth = auth
 
     def close(self) -> None:
         self.session.close()
+        if self._ca_file:
+            Path(self._ca_file).unlink(missing_ok=True)
 
     def __enter__(self) -> FlinkRestClient:
         return self
@@ -360,6 +378,8 @@ class FlinkRestClient:
     def _request(self, method: str, path: str, *, ok: Iterable[int] = (200, 202),
                  timeout: tuple[float, float] | None = None, **kwargs: Any) -> requests.Response:
         url = self.url(path)
+        if self._ca_file:
+            kwargs["verify"] = self._ca_file  # per request: REQUESTS_CA_BUNDLE would override the session's
         try:
             response = self.session.request(method, url, timeout=timeout or self.timeout, **kwargs)
         except requests.RequestException as error:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import flink_config, flink_manifests, flink_metrics
+from components import flink_config, flink_manifests, flink_metrics, flink_rest_auth, flink_rest_proxy
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -49,6 +49,8 @@ class FlinkSessionClusterArgs:
     # Prometheus reporter port in every pod (None: off); a PodMonitor for the Prometheus Operator when asked.
     metrics_port: int | None = flink_metrics.DEFAULT_METRICS_PORT
     pod_monitor: bool = False
+    # Issue 12: the authenticating REST proxy (nginx, TLS, basic auth) in the JobManager pod; None: none.
+    rest_auth: flink_rest_auth.RestAuthOptions | None = None
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -84,7 +86,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 jobmanager_process_memory=size.jobmanager_memory,
                 taskmanager_process_memory=size.taskmanager_memory,
                 default_parallelism=size.default_parallelism,
-                extra=values["extra"] or {},
+                extra={**(values["extra"] or {}), **(flink_rest_proxy.flink_options() if args.rest_auth else {})},
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
                 metrics_port=args.metrics_port,
@@ -123,6 +125,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
 
         # Auto-named (a suffix is added), so a changed file or secret value makes a new object and the
         # Deployments referencing it roll; the old one is deleted after.
+        rest_auth = (flink_rest_auth.for_session_cluster(  # issue 12
+            f"{name}-rest-auth", args.rest_auth, namespace=args.namespace, namespace_name=namespace_name,
+            services=[names.rest_service, names.jobmanager], labels=flink_manifests.labels(name, "rest-auth", version),
+            opts=child) if args.rest_auth else None)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=metadata(None, "config"),
@@ -157,6 +163,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 service_account=service_account, plain_env=plain_env,
                 advertise_pod_ip=args.high_availability, metrics_port=args.metrics_port,
             ))
+            if rest_auth is not None and component == "jobmanager":  # issue 12
+                spec = flink_rest_proxy.patch_jobmanager(spec, rest_auth.proxy)
             # The JobManager must find its RBAC in place, or HA leader election fails at start.
             return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
                                           spec=spec, opts=pulumi.ResourceOptions(parent=self,
@@ -200,12 +208,15 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(namespace_name)
         self.jobmanager_service = jobmanager_service.metadata.apply(lambda m: m.name)
         self.rest_service = rest_service.metadata.apply(lambda m: m.name)
+        scheme = "https" if rest_auth is not None else "http"  # issue 12
         self.rest_url = pulumi.Output.all(self.jobmanager_service, self.namespace).apply(
-            lambda parts: f"http://{parts[0]}.{parts[1]}.svc:{flink_config.REST_PORT}")
+            lambda parts: f"{scheme}://{parts[0]}.{parts[1]}.svc:{flink_config.REST_PORT}")
+        self.rest_auth = rest_auth
         self.total_slots = pulumi.Output.from_input(size.total_slots)
         self.config_files = config_files
         self.config_checksum = checksum
-        self.external_rest_url = (rest_service.status.apply(_load_balancer_url)
+        self.external_rest_url = (rest_service.status.apply(_load_balancer_url).apply(
+                                      flink_rest_auth.https_url if rest_auth is not None else lambda url: url)
                                   if args.rest_service_type == "LoadBalancer" else pulumi.Output.from_input(None))
         self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)

@@ -122,6 +122,13 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class SecuritySettings:  # issue 12: REST authentication and the job's own Hologres login
+    rest_auth: bool
+    credentials_rotation: str  # changing it regenerates the REST CA, certificate, password and the writer's password
+    writer_login: str
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -140,6 +147,7 @@ class Settings:
     drop_state_on_destroy: bool
     warnings: list[str] = field(default_factory=list)
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings(flink_metrics.DEFAULT_METRICS_PORT, False))
+    security: SecuritySettings | None = None
 
 
 # --- reading helpers -----------------------------------------------------------------------------
@@ -415,6 +423,18 @@ def _hologres(read: _Reader) -> HologresSettings:
         network_path=network_path,
         warnings=warnings,
     )
+
+
+def _security(read: _Reader, stack: str) -> SecuritySettings:
+    # Default from the stack name, made a valid login name (stacks may have '-' or '.').
+    default = re.sub(r"[^A-Za-z0-9_]", "_", f"flink_{stack}")[:50] + "_writer"
+    login = read.text("hologresWriterLogin", default) or default
+    # Hologres prefixes custom accounts with BASIC$ (6 bytes) within the 63-byte name limit.
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,57}", login):
+        raise ConfigError("hologresWriterLogin", f"'{login}' is not 1-57 letters, digits or '_'",
+                          "pulumi config set hologresWriterLogin flink_writer")
+    return SecuritySettings(rest_auth=read.boolean("restAuth", True),
+                            credentials_rotation=read.text("credentialsRotation", "") or "", writer_login=login)
 
 
 # The single-job keys, by the field of a `jobs` entry they stand for.
@@ -707,4 +727,5 @@ def load(config: pulumi.Config | None = None, stack: str | None = None) -> Setti
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
         metrics=_metrics(read),
+        security=_security(read, stack),
     )

@@ -52,7 +52,7 @@ def test_exports_and_the_kubeconfig_stays_secret(dev_ack: ProgramRun) -> None:
     assert "client-key-data" in outputs["kubeconfig"]["value"]
     assert outputs["slbAddress"] == "192.168.0.77"
     assert outputs["zoneId"] == "cn-hangzhou-j"  # the only zone offering everything (tests/harness/alicloud_mocks.py)
-    assert outputs["flinkRestUrl"] == outputs["flinkUiUrl"] == "http://192.168.0.77:8081"
+    assert outputs["flinkRestUrl"] == outputs["flinkUiUrl"] == "https://192.168.0.77:8081"
     assert list(plaintext_occurrences(outputs, "client-key-data")) == []
     for sentinel in (SENTINEL_KEY, SENTINEL_USER):
         assert sentinel not in json.dumps(outputs)
@@ -66,7 +66,7 @@ def test_internet_ui_carries_the_acl_on_the_service() -> None:
     assert annotations[f"{LB}acl-status"] == "on"
     assert annotations[f"{LB}acl-type"] == "white"
     assert annotations[f"{LB}acl-id"].startswith("acl-")
-    assert run.outputs["flinkUiUrl"] == f"http://{INTERNET_SLB_ADDRESS}:8081"
+    assert run.outputs["flinkUiUrl"] == f"https://{INTERNET_SLB_ADDRESS}:8081"  # issue 12: TLS proxy
 
 
 @pytest.mark.parametrize(("config", "key"), [
@@ -150,7 +150,7 @@ def test_the_prod_stack_example_is_protected_highly_available_and_upgrades_throu
 def test_the_oss_access_key_reaches_flink_only_through_the_secret(dev_ack: ProgramRun) -> None:
     from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
 
-    secret = dev_ack.one("kubernetes:core/v1:Secret")
+    secret = dev_ack.one("kubernetes:core/v1:Secret", "flink-env")
     assert f"fs.oss.accessKeySecret: {ACCESS_KEY_SECRET}" in secret.state()["stringData"]["FLINK_PROPERTIES"]
     for resource in dev_ack.resources:
         assert list(plaintext_occurrences(resource.inputs, ACCESS_KEY_SECRET)) == [], resource.name
@@ -168,7 +168,7 @@ def test_a_job_behind_the_intranet_slb_warns_where_up_must_run(tmp_path: Path) -
     jar.write_bytes(b"jar")
     run = run_program({"jobJar": str(jar)}, secrets=SECRETS)
     assert run.error is None, run.raw
-    assert run.one("pulumi-python:dynamic/flink:Job").plain()["rest_url"] == "http://192.168.0.77:8081"
+    assert run.one("pulumi-python:dynamic/flink:Job").plain()["rest_url"] == "https://192.168.0.77:8081"
     assert any("only machines inside the VPC" in w for w in run.warnings())
 
 
@@ -191,7 +191,9 @@ def test_an_image_mirror_replaces_docker_hub_for_every_flink_container() -> None
     for deployment in ("flink-jobmanager", "flink-taskmanager"):
         pod = run.by_name(deployment).plain()["spec"]["template"]["spec"]
         for container in pod["containers"] + pod["initContainers"]:
-            assert container["image"] == "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20.3-java17"
+            # The REST proxy (issue 12) comes through the mirror too.
+            image = "nginx:1.27.5" if container["name"] == "rest-proxy" else "flink:1.20.3-java17"
+            assert container["image"] == f"registry-vpc.cn-hangzhou.aliyuncs.com/team/{image}"
 
 
 def test_destroy_then_up_adopts_the_kept_state_bucket_instead_of_creating_it(dev_ack: ProgramRun) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.harness.program import USER_SET, ProgramRun, plaintext_occurrences, run_program
+from tests.harness.secret_mocks import sentinel as generated
 
 SENTINEL_USER = "AKID-S3NT1NEL-user-7f3a"
 SENTINEL_KEY = "S3NT1NEL-secret-9c1e-do-not-leak"
@@ -47,12 +48,23 @@ def test_dev_stack_declares_the_tutorials_session_cluster(dev: ProgramRun) -> No
         (SERVICE, "flink-rest-service"),
         (SERVICE, "flink-query-state-service"),
         ("pulumi-python:dynamic/hologres:Table", "order-details"),
+        ("pulumi-python:dynamic/hologres:Writer", "hologres-writer"),  # issue 12
+        ("random:index/randomPassword:RandomPassword", "hologres-writer-password"),
+        ("flink-hologres:flink:RestAuth", "flink-rest-auth"),
+        ("tls:index/privateKey:PrivateKey", "flink-rest-auth-ca-key"),
+        ("tls:index/privateKey:PrivateKey", "flink-rest-auth-server-key"),
+        ("tls:index/selfSignedCert:SelfSignedCert", "flink-rest-auth-ca"),
+        ("tls:index/certRequest:CertRequest", "flink-rest-auth-server-csr"),
+        ("tls:index/locallySignedCert:LocallySignedCert", "flink-rest-auth-server"),
+        ("random:index/randomPassword:RandomPassword", "flink-rest-auth-password"),
+        (SECRET, "flink-rest-auth-proxy"),
     ])
     component = dev.one(SESSION_CLUSTER)
     provider = dev.one("pulumi:providers:kubernetes")
     for resource in dev.resources:
         if resource.type.startswith("kubernetes:"):
-            assert resource.parent == component.urn, resource.name
+            # The proxy's Secret belongs to the session cluster's RestAuth child (issue 12).
+            assert resource.parent in (component.urn, dev.one("flink-hologres:flink:RestAuth").urn), resource.name
             assert resource.provider.startswith(provider.urn + "::"), resource.name
             if not resource.type.endswith("Namespace"):
                 assert resource.plain()["metadata"]["namespace"] == "flink", resource.name
@@ -67,12 +79,13 @@ def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> Non
     jm, tm = _container(dev, "flink-jobmanager"), _container(dev, "flink-taskmanager")
     assert jm["image"] == tm["image"] == "flink:1.20.3-java17"  # pinned in Pulumi.dev.yaml
     assert jm["args"] == ["jobmanager"] and tm["args"] == ["taskmanager"]
-    assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124, "webui": 8081,
-                                                                  "metrics": 9249}
+    # Issue 12: Flink's REST port is renamed; "webui" (what the Services target) is the proxy's.
+    assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124,
+                                                                     "flink-rest": 8081, "metrics": 9249}
     assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125, "metrics": 9249}
     assert jm["livenessProbe"]["tcpSocket"]["port"] == 6123
     assert tm["livenessProbe"]["tcpSocket"]["port"] == 6122
-    assert jm["readinessProbe"]["httpGet"] == {"path": "/overview", "port": 8081}
+    assert jm["readinessProbe"]["exec"]["command"][:2] == ["bash", "-c"]  # loopback only: probed from inside
     for container, memory in ((jm, "1600Mi"), (tm, "1728Mi")):
         assert container["resources"]["requests"] == container["resources"]["limits"] == {"cpu": "1", "memory": memory}
         security = container["securityContext"]
@@ -128,11 +141,12 @@ def test_tutorial_image_still_renders_flink_conf_with_a_log4shell_warning() -> N
 
 
 def test_every_env_var_comes_from_the_secret_and_secrets_never_leak(dev: ProgramRun) -> None:
-    secret = dev.one(SECRET)
+    secret = dev.one(SECRET, "flink-env")
     secret_name = secret.state()["metadata"]["name"]
     expected = {"HOLO_ACCESS_ID", "HOLO_ACCESS_KEY", "HOLO_ENDPOINT", "HOLO_TABLE_NAME", "HOLO_TEST_DB"}
     assert set(secret.plain()["stringData"]) == expected
-    assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == SENTINEL_KEY
+    # The job's own login (issue 12), never the admin key.
+    assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == generated("hologres-writer-password", "password")
     assert secret.plain()["stringData"]["HOLO_TABLE_NAME"] == "public.order_details"
     for deployment in ("flink-jobmanager", "flink-taskmanager"):
         env = _container(dev, deployment)["env"]
@@ -222,7 +236,7 @@ def test_the_table_can_be_managed_through_another_endpoint_than_the_job_uses() -
                       secrets=SECRETS)
     table = run.one("pulumi-python:dynamic/hologres:Table").plain()
     assert (table["host"], table["port"]) == ("hgpostcn-public.hologres.aliyuncs.com", 80)
-    env = run.one(SECRET).plain()["stringData"]
+    env = run.one(SECRET, "flink-env").plain()["stringData"]
     assert env["HOLO_ENDPOINT"] == USER_SET["hologresEndpoint"]
 
 

@@ -55,7 +55,7 @@ def test_the_table_is_created_as_the_job_resolves_its_name(name: str, schema: st
     assert run.error is None, run.raw
     created = run.one(TABLE).plain()
     assert (created["schemaName"], created["tableName"]) == (schema, table)
-    assert run.one(SECRET).plain()["stringData"]["HOLO_TABLE_NAME"] == name == run.outputs["hologresTable"]
+    assert run.one(SECRET, "flink-env").plain()["stringData"]["HOLO_TABLE_NAME"] == name == run.outputs["hologresTable"]
 
 
 def test_the_admin_connection_requires_tls_by_default_and_a_replacement_deletes_first() -> None:

@@ -34,7 +34,7 @@ def test_single_job_keys_declare_one_job_after_the_cluster_and_the_table(jars: d
     run = run_program({**REST, "jobJar": str(jars["orders"]), "jobArgs": ["--rows", "10"],
                        "jobUpgradeMode": "savepoint", "savepointDir": "oss://bucket/savepoints"}, secrets=SECRETS)
     job = _jobs(run)["job-main"]
-    assert job["rest_url"] == "http://127.0.0.1:18081"
+    assert job["rest_url"] == "https://127.0.0.1:18081"  # issue 12: through the TLS proxy
     assert job["jar_sha256"] == hashlib.sha256(jars["orders"].read_bytes()).hexdigest()
     assert job["entry_class"] == "io.hologres.flink.example.HologresSinkExample"
     assert job["args"] == ["--rows", "10"]

@@ -43,6 +43,8 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # The `replacement_trigger` resource option: a new value replaces the resource.
+    replacement_trigger: Any = None
     import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
     delete_before_replace: bool = False  # the resource option, as the engine receives it
 
@@ -209,12 +211,14 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
+                                            if req.HasField("replacement_trigger") else None),
                     "import_id": req.importId,
                     "delete_before_replace": req.deleteBeforeReplace,
                 })
             return response
 
-    from tests.harness import alicloud_mocks
+    from tests.harness import alicloud_mocks, secret_mocks
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -224,6 +228,8 @@ def _child() -> None:
                 return "", dict(args.inputs)
             if args.typ.startswith("alicloud:"):
                 return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
+            if (generated := secret_mocks.new_resource(args.typ, args.name, args.inputs)) is not None:
+                return f"{args.name}-id", generated
             state = dict(args.inputs)
             if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
                 metadata = dict(state["metadata"])
