@@ -120,6 +120,15 @@ for job in (j for j in settings.jobs if j.jar):
             rest_deadline_seconds=settings.job_deadlines.rest_seconds,
             start_deadline_seconds=settings.job_deadlines.start_seconds,
             savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
+            desired_state=job.state,
+            job_stable_seconds=job.stable_seconds,
+            require_checkpoint=job.require_checkpoint,
+            max_checkpoint_age_seconds=job.max_checkpoint_age_seconds,
+            savepoints_to_keep=job.savepoints_to_keep,
+            abandon_on_unreachable=job.abandon_on_unreachable,
+            # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
+            # check it survived, or resubmit it from its last snapshot, in the same `up`.
+            cluster_revision=pulumi.Output.all(flink.config_checksum, flink.namespace).apply(":".join),
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),
     )

@@ -97,8 +97,8 @@ def counting_v1(cluster: FlinkCluster, engine: Engine, name: str, tmp_path: Path
                 **overrides: Any) -> tuple[dict[str, Any], State, Path, Path]:
     """`pulumi up` of the counting job "v1" in savepoint mode, once it has counted a while."""
     out, savepoints = tmp_path / "out", tmp_path / "savepoints"
-    news = job_inputs(cluster, name, args=[str(out), "v1", "4", "2"], upgrade_mode="savepoint",
-                      savepoint_dir=str(savepoints), **overrides)
+    news = job_inputs(cluster, name, args=[str(out), "v1", "4", "2"],
+                      **{"upgrade_mode": "savepoint", "savepoint_dir": str(savepoints), **overrides})
     state = engine.up(name, news)
     wait_for_counts(out, "v1", 100)
     return news, state, out, savepoints
@@ -607,6 +607,13 @@ import pulumi
 from components.flink_job import FlinkJob, FlinkJobArgs
 
 seen = {}
+register = pulumi.dynamic.Resource.__init__
+
+def capture(self, provider, name, props, opts=None):
+    seen["delete_before_replace"] = opts.delete_before_replace if opts else None
+    register(self, provider, name, props, opts)
+
+pulumi.dynamic.Resource.__init__ = capture
 
 class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args):
@@ -626,7 +633,7 @@ def declare():
 
 declare()
 print(json.dumps({"type": seen["type"], "inputs": sorted(seen["inputs"]), "job_name": seen["inputs"]["job_name"],
-                  "args": seen["inputs"]["args"]}))
+                  "args": seen["inputs"]["args"], "delete_before_replace": seen["delete_before_replace"]}))
 """
 
 
@@ -638,3 +645,5 @@ def test_the_resource_type_token_and_inputs() -> None:
     assert seen["type"] == "pulumi-python:dynamic/flink:Job"
     assert seen["job_name"] == "flink-hologres/dev/orders" and seen["args"] == ["--table", "t"]
     assert {"__provider", "rest_url", "jar_path", "jar_sha256", "args", "job_name"} <= set(seen["inputs"])
+    # Replacements delete first (the engine honours the option even on `up --replace`, which skips Diff).
+    assert seen["delete_before_replace"] is True
