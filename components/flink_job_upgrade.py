@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -239,9 +240,19 @@ def _cancel_at_checkpoint(client: FlinkRestClient, spec: JobSpec, job_id: str) -
                             f"{spec.max_checkpoint_age_seconds:g}; the old job keeps running, nothing was changed")
     client.cancel(job_id)
     client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
-    # A checkpoint may have completed between the look and the cancel: restore from the newest.
+    # Checkpoints completed between the look and the cancel subsume older ones (num-retained): restore
+    # from the newest, read once Flink's statistics cache (web.refresh-interval) shows the ended job.
+    time.sleep(_refresh_interval_s(client) + 0.5)
     after = checkpoint_stats(client, job_id)
     return after.latest.path if after and after.latest else latest.path
+
+
+def _refresh_interval_s(client: FlinkRestClient) -> float:
+    value = client.cluster_option("web.refresh-interval") or "3000"
+    match = re.match(r"^\s*(\d+)\s*(ms|s)?\s*$", value)
+    if not match:
+        return 3.0
+    return int(match.group(1)) / (1000 if match.group(2) in (None, "ms") else 1)
 
 
 def snapshot_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, known: str | None,

@@ -124,7 +124,7 @@ public final class SequenceWriter {
             if (state == null || state.length != bytes) {
                 state = new byte[bytes];
             }
-            state[(int) (seq % bytes)] ^= (byte) seq;  // a write, so incremental snapshots see a change
+            state[(int) (seq % bytes)] ^= (byte) (seq & 0xff);  // a write, so incremental snapshots see a change
             padding.update(state);
             upsert.setLong(1, seq);
             upsert.setString(2, version);
