@@ -126,6 +126,7 @@ for job in (j for j in settings.jobs if j.jar):
             max_checkpoint_age_seconds=job.max_checkpoint_age_seconds,
             savepoints_to_keep=job.savepoints_to_keep,
             abandon_on_unreachable=job.abandon_on_unreachable,
+            initial_savepoint_path=job.initial_savepoint_path,
             # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
             # check it survived, or resubmit it from its last snapshot, in the same `up`.
             cluster_revision=pulumi.Output.all(flink.config_checksum, flink.namespace).apply(":".join),

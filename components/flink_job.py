@@ -194,14 +194,14 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                 _warn(f"job '{spec.job_name}': no savepoint_dir, so the upgrade is stateless (the job's state "
                       "is dropped); set savepoint_dir to upgrade through a savepoint")
             detail = client.job_or_none(job_id) if running else None
-            failure: FlinkJobError | None = None
+            failure: FlinkJobError | FlinkRestError | None = None
             # Slots first: fail before touching the old job if the new one could not get them.
             with reserve_slots(client, spec, credit=detail.slots_used if detail else 0):
                 stopped = take_snapshot(client, spec, job_id, old if running else None,
                                         known=olds.get("last_savepoint"), warn=_warn)
                 try:
                     outs = deploy(client, spec, restore_from=stopped.snapshot, reserve=False)
-                except FlinkJobError as error:
+                except (FlinkJobError, FlinkRestError) as error:  # e.g. its jar cannot be uploaded
                     failure = error
             if failure is not None:
                 if not job_changed(olds, news) or olds.get("state") == SUSPENDED:
@@ -342,7 +342,7 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
     savepoints: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: FlinkJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        if args.upgrade_mode != "stateless" and not args.savepoint_dir:
+        if args.upgrade_mode not in ("stateless", "last-state") and not args.savepoint_dir:
             pulumi.log.warn(f"FlinkJob {name}: no savepoint directory, so upgrades and destroy are stateless "
                             "(the job's state is dropped); set savepointDir to keep it")
         props = args.props(default_job_name=f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}")

@@ -227,6 +227,7 @@ def take_snapshot(client: FlinkRestClient, spec: JobSpec, job_id: str, old: JobS
 
 def _cancel_at_checkpoint(client: FlinkRestClient, spec: JobSpec, job_id: str) -> str:
     """last-state: the newest completed checkpoint, if fresh enough; never a silent fallback."""
+    looked = time.monotonic()  # Flink caches these statistics from this first look on (web.refresh-interval)
     stats = checkpoint_stats(client, job_id)
     latest = stats.latest if stats else None
     if latest is None:
@@ -241,8 +242,8 @@ def _cancel_at_checkpoint(client: FlinkRestClient, spec: JobSpec, job_id: str) -
     client.cancel(job_id)
     client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)
     # Checkpoints completed between the look and the cancel subsume older ones (num-retained): restore
-    # from the newest, read once Flink's statistics cache (web.refresh-interval) shows the ended job.
-    time.sleep(_refresh_interval_s(client) + 0.5)
+    # from the newest, read once the cached statistics of the look have expired.
+    time.sleep(max(0.0, looked + _refresh_interval_s(client) + 0.3 - time.monotonic()))
     after = checkpoint_stats(client, job_id)
     return after.latest.path if after and after.latest else latest.path
 
@@ -273,7 +274,7 @@ def snapshot_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, known
 # --- rolling back ------------------------------------------------------------------------------------
 
 
-def roll_back(client: FlinkRestClient, previous: JobSpec, snapshot: str | None, failure: FlinkJobError,
+def roll_back(client: FlinkRestClient, previous: JobSpec, snapshot: str | None, failure: Exception,
               new_spec: JobSpec) -> FlinkJobError:
     """Resubmit the previous version from the upgrade's snapshot; the returned error is what `update`
     raises (the state keeps the previous inputs, so the next `up` tries again)."""
@@ -281,9 +282,11 @@ def roll_back(client: FlinkRestClient, previous: JobSpec, snapshot: str | None, 
     source = f"from {snapshot}" if snapshot else "fresh, without state (stateless upgrade)"
     try:
         outs = deploy(client, previous, restore_from=snapshot)
-    except FlinkJobError as error:
-        restore = (f"restore the pipeline by hand from {snapshot} (set the job's initialSavepointPath to it)"
-                   if snapshot else "the previous version had no snapshot")
+    except (FlinkJobError, FlinkRestError) as error:
+        # refresh then finds the ended job with this snapshot (VANISHED) and the next up restores from it.
+        restore = (f"nothing runs now; the pipeline restores from {snapshot}: fix the cause, then run "
+                   "`pulumi refresh` and `pulumi up` (or submit the job by hand with `flink run -s` on it)"
+                   if snapshot else "nothing runs now and there is no snapshot to restore from")
         return FlinkJobError(f"upgrade of job '{new_spec.job_name}' failed: {what}; rolling back to the previous "
                              f"version failed too: {error}; {restore}")
     return FlinkJobError(f"upgrade of job '{new_spec.job_name}' failed and was rolled back: {what}; the previous "

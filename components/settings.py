@@ -89,6 +89,7 @@ class JobSettings:
     max_checkpoint_age_seconds: int = 600
     savepoints_to_keep: int = 5
     abandon_on_unreachable: bool = False
+    initial_savepoint_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,8 @@ _SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "job
                     "flinkConfig": "jobFlinkConfig", "state": "jobState", "stableSeconds": "jobStableSeconds",
                     "requireCheckpoint": "jobRequireCheckpoint", "checkpointInterval": "jobCheckpointInterval",
                     "maxCheckpointAgeSeconds": "jobMaxCheckpointAgeSeconds",
-                    "savepointsToKeep": "jobSavepointsToKeep", "abandonOnUnreachable": "jobAbandonOnUnreachable"}
+                    "savepointsToKeep": "jobSavepointsToKeep", "abandonOnUnreachable": "jobAbandonOnUnreachable",
+                    "initialSavepointPath": "jobInitialSavepointPath"}
 # Read from the released flink-dist jars of 1.18.1, 1.20.3 and 2.2.0 (CheckpointingOptions /
 # ExecutionCheckpointingOptions): the same keys in all three (see components/flink_job_spec.py).
 _CHECKPOINT_RETENTION = "execution.checkpointing.externalized-checkpoint-retention"
@@ -399,7 +401,8 @@ def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str |
             "require_checkpoint": _flag(raw, key_of, "requireCheckpoint"),
             "max_checkpoint_age_seconds": _whole(raw, key_of, "maxCheckpointAgeSeconds", 600, 1),
             "savepoints_to_keep": _whole(raw, key_of, "savepointsToKeep", 5, 1),
-            "abandon_on_unreachable": _flag(raw, key_of, "abandonOnUnreachable")}
+            "abandon_on_unreachable": _flag(raw, key_of, "abandonOnUnreachable"),
+            "initial_savepoint_path": str(raw["initialSavepointPath"]) if raw.get("initialSavepointPath") else None}
 
 
 def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int,
@@ -483,6 +486,7 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
         "maxCheckpointAgeSeconds": read.integer("jobMaxCheckpointAgeSeconds", 600),
         "savepointsToKeep": read.integer("jobSavepointsToKeep", 5),
         "abandonOnUnreachable": read.boolean("jobAbandonOnUnreachable", False),
+        "initialSavepointPath": read.text("jobInitialSavepointPath"),
     }
     return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism, location_known)]
 

@@ -332,6 +332,35 @@ def test_a_new_version_that_fails_after_starting_fails_the_health_gate_and_is_ro
     assert [c.n for c in v1] == list(range(len(v1)))
 
 
+def test_a_failed_rollback_names_the_snapshot_and_refresh_then_up_restores_from_it(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    v1_jar = tmp_path / "v1.jar"
+    shutil.copy(jobs_jar("2.2").path, v1_jar)
+    with zipfile.ZipFile(v1_jar, "a") as archive:
+        archive.comment = f"v1 {time.time_ns()}".encode()
+    news, state, out, savepoints = counting_v1(flink22, engine, "no-way-back", tmp_path, jar_path=str(v1_jar),
+                                               jar_sha256=file_sha256(v1_jar))
+    client = FlinkRestClient(flink22.rest_url)
+    client.delete_jar(state.outputs["jar_id"])  # the previous version's jar is gone everywhere
+    v1_jar.unlink()
+    broken = {**_broken(news, out, 0), "jar_path": str(jobs_jar("2.2").path), "jar_sha256": jobs_jar("2.2").sha256}
+    with pytest.raises(ProviderError) as error:
+        engine.up("no-way-back", broken)
+    (savepoint,) = savepoints.iterdir()
+    assert_one_line(error.value, "rolling back to the previous version failed too", "cannot read the job jar",
+                    f"the pipeline restores from file:{savepoint}", "`pulumi refresh` and `pulumi up`")
+    assert active_jobs(flink22.rest_url) == []
+    refreshed = engine.refresh("no-way-back")  # state and Flink agree again: ended, restorable
+    assert refreshed.state is not None and refreshed.state.outputs["state"] == "VANISHED"
+    assert refreshed.state.outputs["last_savepoint"] == f"file:{savepoint}"
+    fixed = {**broken, "args": [str(out), "v2", "4", "2"]}
+    assert engine.up("no-way-back", fixed).outputs["restored_from"] == f"file:{savepoint}"
+    wait_for_counts(out, "v2", 100)
+    engine.destroy("no-way-back")
+    assert_continuous(counts(out), ["v1", "v2"])
+
+
 def test_refresh_keeps_an_ended_job_with_a_snapshot_restorable(flink22: FlinkCluster, provider_host: ProviderHost,
                                                                tmp_path: Path) -> None:
     """Defect: refresh dropped an ended job, and the next `up` submitted it fresh, ignoring its savepoint."""

@@ -107,7 +107,8 @@ def test_lifecycle_settings_reach_the_job(jars: dict[str, Path]) -> None:
     gate, retention and the abandon opt-in reach the resource; the cluster's revision is a job input."""
     entry = {"name": "orders", "jar": str(jars["orders"]), "upgradeMode": "last-state", "state": "suspended",
              "stableSeconds": 12, "requireCheckpoint": True, "checkpointInterval": "10 s",
-             "maxCheckpointAgeSeconds": 120, "savepointsToKeep": 3, "abandonOnUnreachable": True}
+             "maxCheckpointAgeSeconds": 120, "savepointsToKeep": 3, "abandonOnUnreachable": True,
+             "initialSavepointPath": "oss://b/flink/savepoints/savepoint-1"}
     job = _jobs(run_program({**REST, "stateStorage": "s3://team/flink", "flinkImage": "flink:1.20.3-java17",
                              "jobs": [entry]}, secrets=SECRETS))["job-orders"]
     assert job["flink_configuration"] == {
@@ -115,7 +116,7 @@ def test_lifecycle_settings_reach_the_job(jars: dict[str, Path]) -> None:
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"}
     assert (job["upgrade_mode"], job["desired_state"], job["job_stable_seconds"]) == ("last-state", "suspended", 12)
     assert (job["require_checkpoint"], job["max_checkpoint_age_seconds"], job["savepoints_to_keep"]) == (True, 120, 3)
-    assert job["abandon_on_unreachable"] is True
+    assert job["abandon_on_unreachable"] is True and job["initial_savepoint_path"] == "oss://b/flink/savepoints/savepoint-1"
     assert isinstance(job["cluster_revision"], str) and job["cluster_revision"].endswith(":flink")
     plain = _jobs(run_program({**REST, "jobJar": str(jars["orders"])}, secrets=SECRETS))["job-main"]
     assert (plain["desired_state"], plain["job_stable_seconds"], plain["savepoints_to_keep"]) == ("running", 5, 5)
