@@ -176,7 +176,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         # The default update would wipe the outputs: always return all of them.
         spec = spec_from(news)
         kept = {**{key: olds.get(key) for key in OUTPUT_KEYS}, "effective_upgrade_mode": spec.effective_upgrade_mode}
-        restorable = olds.get("state") in (VANISHED, SUSPENDED)
+        # An ended job to bring back, or a suspended one to resume.
+        restorable = olds.get("state") == VANISHED or (olds.get("state") == SUSPENDED and not spec.suspended)
         if not changed(olds, news, FLINK_KEYS) and not restorable:
             job_id = current_job_id(id_, olds)
             return dynamic.UpdateResult({**news, **kept, "job_id": job_id, "job_ui_url": spec.ui_link(job_id)})

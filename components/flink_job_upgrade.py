@@ -116,6 +116,7 @@ def _fail(client: FlinkRestClient, spec: JobSpec, job_id: str, what: str, restor
     # The root cause first: a job cancelled while FAILING may never record its failure.
     cause = cause or await_root_cause(client, job_id)
     client.cancel(job_id)
+    client.wait_for_terminal(job_id, spec.savepoint_deadline_seconds)  # nothing half-started stays behind
     restore = f"; restore from {restore_from}" if restore_from else ""
     return FlinkJobError(f"job '{spec.job_name}' ({job_id}) {what}: {cause or 'no cause recorded'}{restore}")
 

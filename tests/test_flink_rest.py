@@ -207,7 +207,8 @@ def test_checkpoint_statistics_and_savepoint_disposal(any_flink: FlinkCluster, t
         assert time.monotonic() < deadline, "no checkpoint completed"
         time.sleep(0.3)
     assert stats.completed >= 1 and "/chk-" in stats.latest.path and stats.latest.completed_ms > 0
-    assert Path(stats.latest.path.removeprefix("file:")).is_dir()
+    # (A newer checkpoint may already have subsumed this one, 300 ms apart: its job's directory is there.)
+    assert Path(stats.latest.path.removeprefix("file:")).parent.is_dir()
     savepoint = client.stop_with_savepoint(job_id, str(tmp_path / "savepoints"), 60)
     client.wait_for_terminal(job_id, 60)
     time.sleep(3.5)  # the statistics of the ended job, past Flink's 3 s cache
