@@ -189,8 +189,7 @@ def test_cluster_revision_resubmits_a_forgotten_job_and_leaves_a_surviving_one(
         provider_host: ProviderHost, tmp_path: Path) -> None:
     """Defect: a cluster roll never reached the jobs. Without HA a restarted JobManager forgets every job;
     the cluster's revision is a job input, so the same `up` that rolled the cluster updates the job, which
-    resubmits it from its last savepoint. A revision change the job survived (HA) restarts nothing. And a
-    refresh in between keeps the forgotten job as VANISHED (a savepoint is known), not dropped."""
+    resubmits it from its last savepoint. A revision change the job survived (HA) restarts nothing."""
     engine = Engine(provider_host)
     with FlinkCluster(version="2.2", files=cluster_files("2.2"), taskmanagers=1) as cluster:
         news, state, out, _ = counting_v1(cluster, engine, "rolled", tmp_path, cluster_revision="config-1")
@@ -208,16 +207,11 @@ def test_cluster_revision_resubmits_a_forgotten_job_and_leaves_a_surviving_one(
         assert rolled.outputs["state"] == "RUNNING" and rolled.outputs["restored_from"] == savepoint
         assert live_state(cluster, rolled.outputs["job_id"]) == "RUNNING"
 
-        cluster.restart()
-        refreshed = engine.refresh("rolled")
-        assert refreshed.state is not None and refreshed.state.outputs["state"] == "VANISHED" and refreshed.drift
-        resumed = engine.up("rolled", {**news, "cluster_revision": "config-3"})
-        assert engine.last_calls == ["check", "diff", "update"]
-        assert resumed.outputs["state"] == "RUNNING"
+        wait_for_counts(out, "v2", sum(1 for c in counts(out) if c.label == "v2") + 20)
         rows = counts(out)
         first_v2 = min(c.n for c in rows if c.label == "v2")
-        restarts = sorted({c.n for c in rows if c.label == "v2" and c.n <= first_v2})
-        assert restarts == [first_v2] and first_v2 > 0  # every restart began at the savepoint, not at zero
+        # The resubmission began where v2 first began (the savepoint), not at zero: that number twice.
+        assert first_v2 > 0 and sum(1 for c in rows if c.label == "v2" and c.n == first_v2) == 2
         engine.destroy("rolled")
 
 
