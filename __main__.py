@@ -145,7 +145,16 @@ for job in (j for j in settings.jobs if j.jar):
             rest_deadline_seconds=settings.job_deadlines.rest_seconds,
             start_deadline_seconds=settings.job_deadlines.start_seconds,
             savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
-            max_checkpoint_age_seconds=settings.metrics.max_checkpoint_age_seconds or None,
+            desired_state=job.state,
+            job_stable_seconds=job.stable_seconds,
+            require_checkpoint=job.require_checkpoint,
+            max_checkpoint_age_seconds=job.max_checkpoint_age_seconds,
+            savepoints_to_keep=job.savepoints_to_keep,
+            abandon_on_unreachable=job.abandon_on_unreachable,
+            initial_savepoint_path=job.initial_savepoint_path,
+            # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
+            # check it survived, or resubmit it from its last snapshot, in the same `up`.
+            cluster_revision=pulumi.Output.all(flink.config_checksum, flink.namespace).apply(":".join),
             **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
                if rest_auth is not None else {}),
         ),

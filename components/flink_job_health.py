@@ -38,6 +38,8 @@ HEALTH_KEYS: tuple[str, ...] = (UPTIME, RESTARTS, RESTARTS_BASELINE, LAST_CHECKP
                                 LAST_CHECKPOINT_SIZE, LAST_FAILURE, HEALTH)
 # The FlinkJob input: a running job whose last completed checkpoint is older is unhealthy (0: off).
 MAX_CHECKPOINT_AGE_INPUT = "max_checkpoint_age_seconds"
+# The same name in Flink 1.18, 1.20 and 2.x.
+CHECKPOINT_INTERVAL_OPTION = "execution.checkpointing.interval"
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy: "
@@ -66,6 +68,15 @@ def max_checkpoint_age(props: Mapping[str, Any]) -> float:
         return 0.0
 
 
+def _checkpoints(answers: RestAnswers, previous: Mapping[str, Any]) -> bool:
+    """Whether the job checkpoints: its configuration sets an interval (as last-state renders it), or Flink
+    counted checkpoints for it. A job that never checkpoints has no checkpoint age to be unhealthy about."""
+    if CHECKPOINT_INTERVAL_OPTION in (previous.get("flink_configuration") or {}):
+        return True
+    counts = (answers.checkpoints or {}).get("counts") or {}
+    return any(int(counts.get(kind) or 0) > 0 for kind in ("completed", "in_progress", "failed"))
+
+
 def health_outputs(answers: RestAnswers, previous: Mapping[str, Any], *, reset_baseline: bool) -> dict[str, Any]:
     """The health outputs. `reset_baseline` (create/update): the current restart count becomes the
     baseline, i.e. `pulumi up` acknowledges restarts so far; a refresh keeps the recorded baseline."""
@@ -90,7 +101,7 @@ def health_outputs(answers: RestAnswers, previous: Mapping[str, Any], *, reset_b
         cause = f" (last failure: {answers.root_cause})" if answers.root_cause else ""
         reasons.append(f"restarted {restarts - baseline} time(s) since the last pulumi up{cause}")
     limit = max_checkpoint_age(previous)
-    if limit and state == "RUNNING":
+    if limit and state == "RUNNING" and _checkpoints(answers, previous):
         if age is not None and age > limit:
             reasons.append(f"last completed checkpoint {age:.0f}s ago (max {limit:g}s)")
         elif age is None and uptime is not None and uptime > limit:

@@ -28,7 +28,8 @@ DEFAULT_TABLE = "public.order_details"
 Target = Literal["ack", "kubeconfig"]
 ClusterProfile = Literal["Serverless", "Acs"]
 UiAccess = Literal["intranet", "internet"]
-UpgradeMode = Literal["savepoint", "stateless"]
+UpgradeMode = Literal["savepoint", "last-state", "stateless"]
+UPGRADE_MODES = ("savepoint", "last-state", "stateless")
 HighAvailability = Literal["none", "kubernetes"]
 
 T = TypeVar("T")
@@ -87,6 +88,13 @@ class JobSettings:
     savepoint_dir: str | None
     allow_non_restored_state: bool = False
     flink_config: Mapping[str, str] = field(default_factory=dict)
+    state: Literal["running", "suspended"] = "running"
+    stable_seconds: int = 5
+    require_checkpoint: bool = False
+    max_checkpoint_age_seconds: int = 600
+    savepoints_to_keep: int = 5
+    abandon_on_unreachable: bool = False
+    initial_savepoint_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,6 @@ class AlicloudSettings:
 class MetricsSettings:
     port: int | None  # None: the Prometheus reporter is off
     pod_monitor: bool
-    max_checkpoint_age_seconds: int = 0  # 0: checkpoint age is not a drift
 
 
 @dataclass(frozen=True)
@@ -441,10 +448,65 @@ def _security(read: _Reader, stack: str) -> SecuritySettings:
 _SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "jobArgs",
                     "parallelism": "jobParallelism", "upgradeMode": "jobUpgradeMode",
                     "savepointDir": "savepointDir", "allowNonRestoredState": "jobAllowNonRestoredState",
-                    "flinkConfig": "jobFlinkConfig"}
+                    "flinkConfig": "jobFlinkConfig", "state": "jobState", "stableSeconds": "jobStableSeconds",
+                    "requireCheckpoint": "jobRequireCheckpoint", "checkpointInterval": "jobCheckpointInterval",
+                    "maxCheckpointAgeSeconds": "jobMaxCheckpointAgeSeconds",
+                    "savepointsToKeep": "jobSavepointsToKeep", "abandonOnUnreachable": "jobAbandonOnUnreachable",
+                    "initialSavepointPath": "jobInitialSavepointPath"}
+# Read from the released flink-dist jars of 1.18.1, 1.20.3 and 2.2.0 (CheckpointingOptions /
+# ExecutionCheckpointingOptions): the same keys in all three (see components/flink_job_spec.py).
+_CHECKPOINT_RETENTION = "execution.checkpointing.externalized-checkpoint-retention"
+_CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+_CHECKPOINT_DIRS = ("state.checkpoints.dir", "execution.checkpointing.dir")
 
 
-def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int) -> JobSettings:
+def _whole(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str, default: int, minimum: int) -> int:
+    value = raw.get(field_)
+    value = default if value is None or value == "" else value
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(key_of(field_), f"'{value}' is not a whole number ≥ {minimum}",
+                          f"pulumi config set {key_of(field_)} {default}")
+    return value
+
+
+def _flag(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str) -> bool:
+    value = raw.get(field_, False)
+    if not isinstance(value, bool):
+        raise ConfigError(key_of(field_), f"'{value}' is not true or false", f"pulumi config set {key_of(field_)} true")
+    return value
+
+
+def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str | None,
+               flink_options: dict[str, str], location_known: bool) -> dict[str, Any]:
+    """Suspend, health gate, retention, abandon opt-in, and the checkpointing last-state needs."""
+    state = raw.get("state") or "running"
+    if state not in ("running", "suspended"):
+        raise ConfigError(key_of("state"), f"'{state}' is not running or suspended",
+                          f"pulumi config set {key_of('state')} suspended")
+    if mode == "last-state":
+        if not location_known and not any(flink_options.get(k) for k in _CHECKPOINT_DIRS):
+            raise ConfigError(key_of("upgradeMode"), "last-state restores from retained checkpoints, and no "
+                              "checkpoint location is set", "pulumi config set stateStorage oss://<bucket>/flink")
+        interval = str(raw.get("checkpointInterval") or "30 s")
+        if not re.match(r"^\d+\s*(ms|s|min|h)?$", interval):
+            raise ConfigError(key_of("checkpointInterval"), f"'{interval}' is not a duration such as 30 s",
+                              f"pulumi config set {key_of('checkpointInterval')} '30 s'")
+        flink_options.setdefault(_CHECKPOINT_INTERVAL, interval)
+        retention = flink_options.setdefault(_CHECKPOINT_RETENTION, "RETAIN_ON_CANCELLATION")
+        if retention != "RETAIN_ON_CANCELLATION":
+            raise ConfigError(key_of("flinkConfig"), f"last-state needs {_CHECKPOINT_RETENTION} "
+                              f"RETAIN_ON_CANCELLATION, not {retention}",
+                              f"pulumi config rm --path '{key_of('flinkConfig')}[\"{_CHECKPOINT_RETENTION}\"]'")
+    return {"state": state, "stable_seconds": _whole(raw, key_of, "stableSeconds", 5, 0),
+            "require_checkpoint": _flag(raw, key_of, "requireCheckpoint"),
+            "max_checkpoint_age_seconds": _whole(raw, key_of, "maxCheckpointAgeSeconds", 600, 1),
+            "savepoints_to_keep": _whole(raw, key_of, "savepointsToKeep", 5, 1),
+            "abandon_on_unreachable": _flag(raw, key_of, "abandonOnUnreachable"),
+            "initial_savepoint_path": str(raw["initialSavepointPath"]) if raw.get("initialSavepointPath") else None}
+
+
+def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int,
+         location_known: bool = True) -> JobSettings:
     """One job, from a `jobs` entry or from the single-job keys; `key_of` names a field's config key."""
     jar = raw.get("jar")
     if jar and not os.path.isfile(str(jar)):
@@ -463,8 +525,8 @@ def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], defaul
         raise ConfigError(key_of("parallelism"), f"'{parallelism}' is not a whole number ≥ 1",
                           f"pulumi config set {key_of('parallelism')} 2")
     mode = raw.get("upgradeMode") or None
-    if mode not in (None, "savepoint", "stateless"):
-        raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint or stateless",
+    if mode not in (None, *UPGRADE_MODES):
+        raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint, last-state or stateless",
                           f"pulumi config set {key_of('upgradeMode')} savepoint")
     savepoint_dir = raw.get("savepointDir") or None
     if savepoint_dir and "://" not in str(savepoint_dir) and not str(savepoint_dir).startswith("/"):
@@ -478,13 +540,17 @@ def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], defaul
     if not isinstance(flink_options, dict):
         raise ConfigError(key_of("flinkConfig"), "must be a map of Flink options",
                           f"pulumi config set --path '{key_of('flinkConfig')}[\"pipeline.name\"]' orders")
+    options = {str(k): str(v) for k, v in flink_options.items()}
+    lifecycle = _lifecycle(raw, key_of, mode, options, location_known)
     return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
                        args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
                        savepoint_dir=savepoint_dir, allow_non_restored_state=allow,
-                       flink_config={str(k): str(v) for k, v in flink_options.items()})
+                       flink_config=options, **lifecycle)
 
 
 def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
+    # target ack creates a bucket when stateStorage is empty; elsewhere stateStorage is the location.
+    location_known = bool(read.text("stateStorage")) or (read.text("target") or "ack") == "ack"
     listed = read.structured("jobs", list, [], "[0].name' orders")
     if listed:
         jobs = []
@@ -496,7 +562,8 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
             if not _JOB_NAME.match(name):
                 raise ConfigError(f"jobs[{index}].name", f"'{name}' is not a short lowercase name",
                                   f"pulumi config set --path 'jobs[{index}].name' orders")
-            jobs.append(_job(raw, name, lambda field, i=index: f"jobs[{i}].{field}", default_parallelism))
+            jobs.append(_job(raw, name, lambda field, i=index: f"jobs[{i}].{field}", default_parallelism,
+                             location_known))
         names = [job.name for job in jobs]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
@@ -508,12 +575,20 @@ def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
         "args": read.string_list("jobArgs", "[0]' --flag"),
         # 0 (the Pulumi.yaml default) means "the cluster's defaultParallelism".
         "parallelism": read.integer("jobParallelism", 0, minimum=0),
-        "upgradeMode": read.choice("jobUpgradeMode", ("savepoint", "stateless"), None),
+        "upgradeMode": read.choice("jobUpgradeMode", UPGRADE_MODES, None),
         "savepointDir": read.text("savepointDir"),
         "allowNonRestoredState": read.boolean("jobAllowNonRestoredState", False),
         "flinkConfig": read.structured("jobFlinkConfig", dict, {}, "[\"pipeline.name\"]' orders"),
+        "state": read.choice("jobState", ("running", "suspended"), "running"),
+        "stableSeconds": read.integer("jobStableSeconds", 5, minimum=0),
+        "requireCheckpoint": read.boolean("jobRequireCheckpoint", False),
+        "checkpointInterval": read.text("jobCheckpointInterval", "30 s"),
+        "maxCheckpointAgeSeconds": read.integer("jobMaxCheckpointAgeSeconds", 600),
+        "savepointsToKeep": read.integer("jobSavepointsToKeep", 5),
+        "abandonOnUnreachable": read.boolean("jobAbandonOnUnreachable", False),
+        "initialSavepointPath": read.text("jobInitialSavepointPath"),
     }
-    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism)]
+    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism, location_known)]
 
 
 def _job_deadlines(read: _Reader) -> JobDeadlines:
@@ -663,7 +738,7 @@ _FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT,
 
 
 def _metrics(read: _Reader) -> MetricsSettings:
-    """metricsPort (0 turns the reporter off), podMonitor, jobMaxCheckpointAgeSeconds (0: no age check)."""
+    """metricsPort (0 turns the reporter off) and podMonitor."""
     port = read.integer("metricsPort", flink_metrics.DEFAULT_METRICS_PORT, minimum=0)
     if port > 65535 or port in _FLINK_PORTS:
         raise ConfigError("metricsPort", f"{port} is not a free TCP port in the pods (Flink uses "
@@ -673,7 +748,7 @@ def _metrics(read: _Reader) -> MetricsSettings:
     if pod_monitor and not port:
         raise ConfigError("podMonitor", "needs the metrics port, and metricsPort is 0",
                           f"pulumi config set metricsPort {flink_metrics.DEFAULT_METRICS_PORT}")
-    return MetricsSettings(port or None, pod_monitor, read.integer("jobMaxCheckpointAgeSeconds", 0, minimum=0))
+    return MetricsSettings(port or None, pod_monitor)
 
 
 def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:

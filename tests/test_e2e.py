@@ -21,19 +21,30 @@ import psycopg2.extensions
 import pytest
 import requests
 
+from components.flink_job import FlinkJobArgs, FlinkJobProvider
 from tests.harness import REPO_ROOT, free_port
 from tests.harness import hologres_emulation as emulation
+from tests.harness.engine import Engine
 from tests.harness.flink import FlinkCluster
+from tests.harness.flink_jobs import (
+    JDBC_DRIVER,
+    SEQUENCE_DDL,
+    SEQUENCE_WRITER,
+    SharedClusters,
+    cancel_all_jobs,
+    sequence_jar,
+    sequence_rows,
+    upgrade_gap_seconds,
+)
 from tests.harness.java import compile_jobs_jar
 from tests.harness.postgres import PostgresServer
 from tests.harness.program import ProgramRun, run_program
-from tests.harness.provider_host import ProviderHost, engine_destroy, engine_up
+from tests.harness.provider_host import ProviderHost, resource_inputs
 from tests.harness.rest_proxy import RestProxyServer
 
 pytestmark = [pytest.mark.flink, pytest.mark.postgres]
 
 E2E_SOURCES = REPO_ROOT / "tests" / "java_e2e"
-JDBC_DRIVER = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
 GENERATOR = "flinkhologres.e2e.OrderGenerator"
 TABLE = "pulumi-python:dynamic/hologres:Table"
 WRITER = "pulumi-python:dynamic/hologres:Writer"
@@ -101,10 +112,10 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
     assert f"state.savepoints.dir: file://{state}/savepoints" in files["config.yaml"]
 
     # `pulumi up`: the engine configures the provider host with the stack's config (secrets included).
-    provider_host.configure({f"flink-hologres:{k}": v for k, v in secrets.items()})
-    table = engine_up(provider_host, "order-details", _inputs(first, TABLE))
-    assert table.steps == ["check", "create"]
-    writer = engine_up(provider_host, "hologres-writer", _inputs(first, WRITER))
+    engine = Engine(provider_host, config={f"flink-hologres:{k}": v for k, v in secrets.items()})
+    engine.up("order-details", _inputs(first, TABLE))
+    assert engine.last_calls == ["check", "create"]
+    writer = engine.up("hologres-writer", _inputs(first, WRITER))
     assert writer.id == writer.outputs["loginName"] == f"BASIC${writer_login}"  # a Hologres custom account
     # The engine resolves the writer's login name into the pods' Secret (the mocks could only guess it).
     env = {**env, "HOLO_ACCESS_ID": writer.outputs["loginName"]}
@@ -113,16 +124,17 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
                       rest_port=rest_port) as cluster, RestProxyServer(
             upstream_port=rest_port, user=first.outputs["flinkUiUser"], password=REST_PASSWORD,
             port=proxy_port) as gate:
-        job = engine_up(provider_host, "job-main", _inputs(first, JOB, gate))
+        job = engine.up("job-main", _inputs(first, JOB, gate))
         assert job.outputs["state"] == "RUNNING"
         _wait_for_rows(postgres, pg_database, 40)
 
         # A parallelism change is an upgrade through a savepoint under the configured state directory.
         second = run_program({**stack, "jobParallelism": "2"}, secrets=secrets)
         assert second.error is None, second.raw
-        assert engine_up(provider_host, "order-details", _inputs(second, TABLE), table).steps == ["check", "diff"]
-        job = engine_up(provider_host, "job-main", _inputs(second, JOB, gate), job)
-        assert job.steps == ["check", "diff", "update"]
+        engine.up("order-details", _inputs(second, TABLE))
+        assert engine.last_calls == ["check", "diff"]
+        job = engine.up("job-main", _inputs(second, JOB, gate))
+        assert engine.last_calls == ["check", "diff", "update"]
         assert job.outputs["last_savepoint"].startswith(f"file:{state}/savepoints/")
         before = _rows(postgres, pg_database)[0]
         _wait_for_rows(postgres, pg_database, before + 40)
@@ -133,9 +145,7 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
                               timeout=10).text
                  for path in ("/jobmanager/config", f"/jobs/{job.outputs['job_id']}/config", "/taskmanagers")]
         # `pulumi destroy`: the job first (it depends on the table), then the table, which keeps its rows.
-        engine_destroy(provider_host, job)
-        engine_destroy(provider_host, writer)
-        engine_destroy(provider_host, table)
+        engine.destroy_all(["job-main", "hologres-writer", "order-details"])
         stopped = _rows(postgres, pg_database)
         time.sleep(1.0)
         assert _rows(postgres, pg_database) == stopped  # nothing writes any more
@@ -151,3 +161,67 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
     conn.close()
     # Every sequence number from 0 up is there exactly once: nothing lost or repeated by the upgrade.
     assert rows == distinct == top > 80
+
+
+# --- upgrade modes against a gap-free sequence ------------------------------------------------------------
+
+LAST_STATE = {"execution.checkpointing.interval": "500 ms",
+              "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"}
+
+
+@pytest.mark.parametrize("mode", ["savepoint", "last-state", "stateless"])
+def test_upgrade_modes_lose_nothing_and_last_state_replays_only_since_its_checkpoint(
+        mode: str, flink_clusters: SharedClusters, postgres: PostgresServer, pg_database: str,
+        provider_host: ProviderHost, tmp_path: Path) -> None:
+    """A job with keyed state writes 0, 1, 2, … into PostgreSQL; an upgrade in each mode. savepoint: no row
+    lost, none written twice. last-state: no row lost; what the old version wrote after its newest
+    checkpoint is written again (an idempotent sink absorbs it; the count is measured). stateless: the
+    source starts over, so everything is written again (the documented loss of state)."""
+    cluster = flink_clusters.get("2.2")
+    jar = sequence_jar("2.2")
+    table = f"seq_{mode.replace('-', '_')}"
+    conn = postgres.connect(pg_database)
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute(SEQUENCE_DDL.format(table=table))
+    url = f"jdbc:postgresql://127.0.0.1:{postgres.port}/{pg_database}"
+
+    def args(version: str) -> list[str]:
+        return [url, postgres.user, postgres.password, table, version, "5", "64", "1024"]
+
+    config = {**LAST_STATE, "execution.checkpointing.dir": f"file://{tmp_path / 'checkpoints'}"}
+    news = resource_inputs(FlinkJobProvider(), FlinkJobArgs(
+        rest_url=cluster.rest_url, jar_path=str(jar.path), jar_sha256=jar.sha256, entry_class=SEQUENCE_WRITER,
+        args=args("v1"), parallelism=2, upgrade_mode=mode, savepoint_dir=str(tmp_path / "savepoints"),
+        flink_configuration=config if mode == "last-state" else {}, job_name=f"seq-{mode}-{time.time_ns()}",
+        job_stable_seconds=1, require_checkpoint=mode == "last-state", start_deadline_seconds=60,
+        savepoint_deadline_seconds=60).props(default_job_name="seq"))
+    engine = Engine(provider_host)
+    try:
+        engine.up("seq", news)
+        _wait_for(cur, table, 150)
+        engine.up("seq", {**news, "args": args("v2")})
+        before = sequence_rows(cur, table).top
+        _wait_for(cur, table, before + 150)
+        engine.destroy("seq")
+        rows = sequence_rows(cur, table)
+        gap = upgrade_gap_seconds(cur, table, "v1", "v2")
+    finally:
+        cancel_all_jobs(cluster.rest_url)
+        conn.close()
+    print(f"\nMEASURED mode={mode} rows={rows.rows} lost={rows.lost} rewritten={rows.rewrites} gap_s={gap:.2f}")
+    assert rows.lost == 0 and rows.rows > 300
+    if mode == "savepoint":
+        assert rows.rewrites == 0
+    elif mode == "last-state":
+        assert 0 <= rows.rewrites < 150  # only what followed the newest checkpoint (500 ms apart)
+    else:
+        assert rows.rewrites >= 150  # started over from 0: the state was dropped
+    assert 0 < gap < 30
+
+
+def _wait_for(cur: Any, table: str, top: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while sequence_rows(cur, table).top < top:
+        assert time.monotonic() < deadline, f"the sequence in {table} stopped below {top}"
+        time.sleep(0.2)

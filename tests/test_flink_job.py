@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,21 +23,13 @@ import requests
 from pulumi.output import Unknown
 
 from components.flink_job import FlinkJobArgs, FlinkJobProvider
-from components.flink_rest import FlinkRestClient
+from components.flink_rest import FlinkRestClient, file_sha256
 from tests.harness import REPO_ROOT, free_port
+from tests.harness.engine import Engine, State
 from tests.harness.flink import FlinkCluster
 from tests.harness.flink_jobs import SharedClusters, active_jobs, cancel_all_jobs, cluster_files, jobs_jar
 from tests.harness.java import COUNTING_JOB, FAILING_JOB
-from tests.harness.provider_host import (
-    UNKNOWN,
-    ProviderError,
-    ProviderHost,
-    ResourceState,
-    engine_destroy,
-    engine_refresh,
-    engine_up,
-    resource_inputs,
-)
+from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, resource_inputs
 
 pytestmark = pytest.mark.flink
 
@@ -62,7 +57,8 @@ def job_inputs(cluster: FlinkCluster, name: str, **overrides: Any) -> dict[str, 
     jar = jobs_jar(cluster.version)
     args = FlinkJobArgs(rest_url=cluster.rest_url, jar_path=str(jar.path), jar_sha256=jar.sha256,
                         entry_class=COUNTING_JOB, parallelism=2, job_name=f"{name}-{time.time_ns()}",
-                        rest_deadline_seconds=60, start_deadline_seconds=60, savepoint_deadline_seconds=60)
+                        rest_deadline_seconds=60, start_deadline_seconds=60, savepoint_deadline_seconds=60,
+                        job_stable_seconds=1)
     props = {**args.props(default_job_name=name), **overrides}
     return resource_inputs(FlinkJobProvider(), props)
 
@@ -97,13 +93,13 @@ def wait_for_counts(out: Path, label: str, at_least: int, timeout: float = 30) -
         time.sleep(0.1)
 
 
-def counting_v1(cluster: FlinkCluster, host: ProviderHost, name: str,
-                tmp_path: Path) -> tuple[dict[str, Any], ResourceState, Path, Path]:
+def counting_v1(cluster: FlinkCluster, engine: Engine, name: str, tmp_path: Path,
+                **overrides: Any) -> tuple[dict[str, Any], State, Path, Path]:
     """`pulumi up` of the counting job "v1" in savepoint mode, once it has counted a while."""
     out, savepoints = tmp_path / "out", tmp_path / "savepoints"
-    news = job_inputs(cluster, name, args=[str(out), "v1", "4", "2"], upgrade_mode="savepoint",
-                      savepoint_dir=str(savepoints))
-    state = engine_up(host, name, news)
+    news = job_inputs(cluster, name, args=[str(out), "v1", "4", "2"],
+                      **{"upgrade_mode": "savepoint", "savepoint_dir": str(savepoints), **overrides})
+    state = engine.up(name, news)
     wait_for_counts(out, "v1", 100)
     return news, state, out, savepoints
 
@@ -126,7 +122,7 @@ def assert_continuous(rows: list[Count], labels: list[str]) -> None:
 
 def assert_one_line(error: ProviderError, *fragments: str) -> None:
     """The host prints a Python traceback; its last line is our message, free of any Java stack."""
-    assert error.last_line.startswith("components.flink_job.FlinkJobError: "), error.details
+    assert re.match(r"^components\.flink_job\w*\.FlinkJobError: ", error.last_line), error.details
     for fragment in fragments:
         assert fragment in error.last_line, error.last_line
     assert "\tat " not in error.details and "Caused by" not in error.details
@@ -137,9 +133,11 @@ def assert_one_line(error: ProviderError, *fragments: str) -> None:
 
 def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_host: ProviderHost,
                                                   tmp_path: Path) -> None:
+    engine = Engine(provider_host)
     # savepoint mode without a savepoint directory: upgrades are stateless, with a warning.
     news = job_inputs(flink, "happy", args=[str(tmp_path / "out"), "v1"], upgrade_mode="savepoint")
-    state = engine_up(provider_host, "happy", news)
+    state = engine.up("happy", news)
+    assert engine.last_calls == ["check", "create"]
     out = state.outputs
     assert state.id == out["job_id"] and len(state.id) == 32
     assert out["state"] == "RUNNING" and out["effective_upgrade_mode"] == "stateless"
@@ -150,12 +148,13 @@ def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_
     live = FlinkRestClient(flink.rest_url).job_summary(state.id)
     assert live is not None and live.name == "counting-job v1" and live.all_tasks_running
 
-    refreshed = engine_refresh(provider_host, state)
-    assert refreshed is not None and refreshed.outputs["state"] == "RUNNING"
-    assert engine_up(provider_host, "happy", news, state).steps == ["check", "diff"]  # no change, no call
+    refreshed = engine.refresh("happy")
+    assert refreshed.state is not None and refreshed.state.outputs["state"] == "RUNNING" and not refreshed.drift
+    engine.up("happy", news)
+    assert engine.last_calls == ["check", "diff"]  # no change, no call
 
-    upgraded = engine_up(provider_host, "happy", {**news, "args": [str(tmp_path / "out"), "v2"]}, state)
-    assert upgraded.steps == ["check", "diff", "update"]
+    upgraded = engine.up("happy", {**news, "args": [str(tmp_path / "out"), "v2"]})
+    assert engine.last_calls == ["check", "diff", "update"]
     assert upgraded.id == state.id  # the engine keeps the id; the outputs carry the new job
     new_job = upgraded.outputs["job_id"]
     assert new_job != state.id and upgraded.outputs["jar_id"] == out["jar_id"]  # outputs not wiped
@@ -163,72 +162,79 @@ def test_up_refresh_upgrade_stateless_and_destroy(flink: FlinkCluster, provider_
     assert "no savepoint_dir, so the upgrade is stateless" in provider_host.output()
 
     # As the engine does: the resource keeps its first id; the running job is the `job_id` output.
-    engine_destroy(provider_host, upgraded)
+    engine.destroy("happy")
     assert live_state(flink, new_job) == "CANCELED"
-    assert engine_refresh(provider_host, upgraded) is None
 
 
 def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkCluster, provider_host: ProviderHost,
                                                                tmp_path: Path) -> None:
-    news, state, out, savepoints = counting_v1(flink, provider_host, "counting", tmp_path)
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink, engine, "counting", tmp_path)
 
     # A new version (arguments and parallelism) from a savepoint of the old one.
-    state = engine_up(provider_host, "counting", {**news, "args": [str(out), "v2", "4", "2"], "parallelism": 1},
-                      state)
+    state = engine.up("counting", {**news, "args": [str(out), "v2", "4", "2"], "parallelism": 1})
     savepoint = state.outputs["last_savepoint"]
     assert savepoint and Path(savepoint.removeprefix("file:")).parent == savepoints
+    assert state.outputs["restored_from"] == savepoint and state.outputs["savepoints"] == [savepoint]
     wait_for_counts(out, "v2", 200)
     job_id = state.outputs["job_id"]
-    engine_destroy(provider_host, state)  # the engine's id is the first job's; the running one is job_id
+    engine.destroy("counting")  # the engine's id is the first job's; the running one is job_id
     assert live_state(flink, job_id) == "FINISHED"  # stopped with a final savepoint, not cancelled
     assert len(list(savepoints.iterdir())) == 2
 
     assert_continuous(counts(out), ["v1", "v2"])
 
 
-def test_a_job_forgotten_by_a_jobmanager_restart_comes_back_from_its_last_savepoint(
+def test_cluster_revision_resubmits_a_forgotten_job_and_leaves_a_surviving_one(
         provider_host: ProviderHost, tmp_path: Path) -> None:
-    """Without HA a restarted JobManager forgets every job: refresh marks it VANISHED (not gone, since a
-    savepoint is known) and the next `up` resubmits it from that savepoint instead of from nothing."""
+    """Defect: a cluster roll never reached the jobs. Without HA a restarted JobManager forgets every job;
+    the cluster's revision is a job input, so the same `up` that rolled the cluster updates the job, which
+    resubmits it from its last savepoint. A revision change the job survived (HA) restarts nothing."""
+    engine = Engine(provider_host)
     with FlinkCluster(version="2.2", files=cluster_files("2.2"), taskmanagers=1) as cluster:
-        news, state, out, _ = counting_v1(cluster, provider_host, "restarted", tmp_path)
-        state = engine_up(provider_host, "restarted", {**news, "args": [str(out), "v2", "4", "2"]}, state)
+        news, state, out, _ = counting_v1(cluster, engine, "rolled", tmp_path, cluster_revision="config-1")
+        survived = engine.up("rolled", {**news, "cluster_revision": "config-2"})
+        assert engine.last_calls == ["check", "diff", "update"]
+        assert survived.outputs["job_id"] == state.id and live_state(cluster, state.id) == "RUNNING"
+        news = {**news, "args": [str(out), "v2", "4", "2"], "cluster_revision": "config-2"}
+        state = engine.up("rolled", news)
         savepoint = state.outputs["last_savepoint"]
         wait_for_counts(out, "v2", 50)
-        cluster.restart()
 
-        refreshed = engine_refresh(provider_host, state)
-        assert refreshed is not None and refreshed.id == state.id and refreshed.outputs["state"] == "VANISHED"
-        resumed = engine_up(provider_host, "restarted", {**news, "args": [str(out), "v3", "4", "2"]}, refreshed)
-        assert resumed.steps == ["check", "diff", "update"]
-        assert resumed.outputs["last_savepoint"] == savepoint
-        wait_for_counts(out, "v3", 20)
+        cluster.restart()  # the roll: the JobManager comes back without the job
+        rolled = engine.up("rolled", {**news, "cluster_revision": "config-3"})
+        assert engine.last_calls == ["check", "diff", "update"]
+        assert rolled.outputs["state"] == "RUNNING" and rolled.outputs["restored_from"] == savepoint
+        assert live_state(cluster, rolled.outputs["job_id"]) == "RUNNING"
+
+        wait_for_counts(out, "v2", sum(1 for c in counts(out) if c.label == "v2") + 20)
         rows = counts(out)
         first_v2 = min(c.n for c in rows if c.label == "v2")
-        first_v3 = min(c.n for c in rows if c.label == "v3")
-        assert first_v3 == first_v2 > 0  # from the savepoint v2 started from, not from zero
-        engine_destroy(provider_host, resumed)
-        assert live_state(cluster, resumed.outputs["job_id"]) == "FINISHED"
+        # The resubmission began where v2 first began (the savepoint), not at zero: that number twice.
+        assert first_v2 > 0 and sum(1 for c in rows if c.label == "v2" and c.n == first_v2) == 2
+        engine.destroy("rolled")
 
 
 # --- failures -------------------------------------------------------------------------------------------
 
 
 def test_wrong_entry_class_fails_in_one_line(flink22: FlinkCluster, provider_host: ProviderHost) -> None:
+    engine = Engine(provider_host)
     with pytest.raises(ProviderError) as error:
-        engine_up(provider_host, "wrong", job_inputs(flink22, "wrong", entry_class="com.example.NoSuchJob"))
+        engine.up("wrong", job_inputs(flink22, "wrong", entry_class="com.example.NoSuchJob"))
     assert_one_line(error.value, "could not start job", "entry class com.example.NoSuchJob",
                     "java.lang.ClassNotFoundException: com.example.NoSuchJob")
-    assert active_jobs(flink22.rest_url) == []
+    assert active_jobs(flink22.rest_url) == [] and engine.state("wrong") is None
 
 
 def test_a_job_that_throws_at_start_is_cancelled_with_its_root_cause(flink22: FlinkCluster,
                                                                      provider_host: ProviderHost) -> None:
+    engine = Engine(provider_host)
     news = job_inputs(flink22, "boom", entry_class=FAILING_JOB, args=["task"], parallelism=1,
                       flink_configuration=RESTART_FOREVER)
     started = time.monotonic()
     with pytest.raises(ProviderError) as error:
-        engine_up(provider_host, "boom", news)
+        engine.up("boom", news)
     assert time.monotonic() - started < 30  # noticed the restart, did not wait out the deadline
     assert_one_line(error.value, "failed while starting",
                     "java.lang.IllegalStateException: boom: the test job fails on purpose while starting")
@@ -236,7 +242,7 @@ def test_a_job_that_throws_at_start_is_cancelled_with_its_root_cause(flink22: Fl
 
     # A main() that throws never becomes a job at all.
     with pytest.raises(ProviderError) as main_error:
-        engine_up(provider_host, "boom", {**news, "args": ["main"]})
+        engine.up("boom", {**news, "args": ["main"]})
     assert_one_line(main_error.value, "java.lang.IllegalArgumentException: FailingJob refuses to build")
 
 
@@ -244,7 +250,7 @@ def test_parallelism_above_the_free_slots_fails_at_once(flink22: FlinkCluster, p
     jobs_before = len(requests.get(f"{flink22.rest_url}/jobs/overview", timeout=10).json()["jobs"])
     started = time.monotonic()
     with pytest.raises(ProviderError) as error:
-        engine_up(provider_host, "wide", job_inputs(flink22, "wide", parallelism=9))
+        Engine(provider_host).up("wide", job_inputs(flink22, "wide", parallelism=9))
     assert time.monotonic() - started < 10
     assert_one_line(error.value, "needs 9 task slots (parallelism)", "has 4 free (4 in total)")
     assert len(requests.get(f"{flink22.rest_url}/jobs/overview", timeout=10).json()["jobs"]) == jobs_before
@@ -252,56 +258,275 @@ def test_parallelism_above_the_free_slots_fails_at_once(flink22: FlinkCluster, p
 
 def test_a_failed_savepoint_leaves_the_old_job_running(flink22: FlinkCluster, provider_host: ProviderHost,
                                                        tmp_path: Path) -> None:
+    engine = Engine(provider_host)
     blocker = tmp_path / "a-file"
     blocker.write_text("savepoints cannot go below a file")
     news = job_inputs(flink22, "stuck", args=[str(tmp_path / "out"), "v1"], upgrade_mode="savepoint",
                       savepoint_dir=str(blocker / "savepoints"))
-    state = engine_up(provider_host, "stuck", news)
+    state = engine.up("stuck", news)
     with pytest.raises(ProviderError) as error:
-        engine_up(provider_host, "stuck", {**news, "args": [str(tmp_path / "out"), "v2"]}, state)
+        engine.up("stuck", {**news, "args": [str(tmp_path / "out"), "v2"]})
     assert_one_line(error.value, "upgrade of job", "java.nio.file.FileAlreadyExistsException",
                     f"the old job {state.id} keeps running")
-    assert live_state(flink22, state.id) == "RUNNING"
+    assert engine.state("stuck") == state and live_state(flink22, state.id) == "RUNNING"
     assert [job["jid"] for job in active_jobs(flink22.rest_url)] == [state.id]  # and no second job
 
 
-def test_a_new_version_that_fails_names_its_savepoint_and_the_next_up_restores_from_it(
+def _broken(news: dict[str, Any], out: Path, fail_after_ms: int) -> dict[str, Any]:
+    """v2 of the counting job that fails while starting (0) or after running fail_after_ms."""
+    return {**news, "args": [str(out), "v2-broken", "4", "2", "0", str(fail_after_ms)]}
+
+
+def test_a_new_version_that_fails_at_start_is_rolled_back_from_the_upgrade_savepoint(
         flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
-    news, state, out, savepoints = counting_v1(flink22, provider_host, "rollout", tmp_path)
+    """Defect: a failed update left state and Flink apart (state: v1 RUNNING, Flink: nothing). Now the
+    previous version runs again from the savepoint the upgrade took, the state (kept by the engine) is
+    true, refresh agrees, and the next `up` with a fixed version succeeds from v1's latest snapshot."""
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink22, engine, "rollout", tmp_path)
 
+    started = time.monotonic()
     with pytest.raises(ProviderError) as error:
-        engine_up(provider_host, "rollout", {**news, "entry_class": "com.example.Broken"}, state)
+        engine.up("rollout", _broken(news, out, 0))
+    rollback_s = time.monotonic() - started
     (savepoint,) = savepoints.iterdir()
-    assert_one_line(error.value, "could not start job", f"restore from savepoint file:{savepoint}",
-                    "java.lang.ClassNotFoundException: com.example.Broken")
-    assert live_state(flink22, state.id) == "FINISHED"  # stopped with the savepoint, nothing running
+    assert_one_line(error.value, "failed and was rolled back", "broken version: fails while starting",
+                    "the previous version is running again", f"from file:{savepoint}")
+    assert engine.state("rollout") == state  # the engine kept v1's inputs and outputs…
+    (running,) = active_jobs(flink22.rest_url)  # …and v1 is what runs
+    assert running["name"] == "counting-job v1" and running["jid"] != state.id
+    refreshed = engine.refresh("rollout")
+    assert refreshed.state is not None and refreshed.state.outputs["job_id"] == running["jid"]
+    assert refreshed.state.outputs["state"] == "RUNNING" and not refreshed.drift
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
 
-    # The engine still holds the old job; the fixed version is restored from that job's savepoint.
-    fixed = engine_up(provider_host, "rollout", {**news, "args": [str(out), "v2", "4", "2"]}, state)
-    assert fixed.outputs["last_savepoint"] == f"file:{savepoint}"
+    fixed = engine.up("rollout", {**news, "args": [str(out), "v2", "4", "2"]})
     wait_for_counts(out, "v2", 100)
-    engine_destroy(provider_host, fixed)
+    engine.destroy("rollout")
     assert_continuous(counts(out), ["v1", "v2"])
+    assert fixed.outputs["state"] == "RUNNING" and rollback_s < 40
+
+
+def test_a_new_version_that_fails_after_starting_fails_the_health_gate_and_is_rolled_back(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    news, state, out, _ = counting_v1(flink22, engine, "late-fail", tmp_path)
+    broken = {**_broken(news, out, 1500), "job_stable_seconds": 6, "flink_configuration": RESTART_FOREVER}
+    with pytest.raises(ProviderError) as error:
+        engine.up("late-fail", broken)
+    assert_one_line(error.value, "failed within 6s of starting (jobStableSeconds)",
+                    "broken version: fails after 1500 ms", "the previous version is running again")
+    assert any(c.label == "v2-broken" for c in counts(out))  # it ran, wrote, then failed
+    (running,) = active_jobs(flink22.rest_url)
+    assert running["name"] == "counting-job v1"
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
+    engine.destroy("late-fail")
+    # v1 continues exactly from the upgrade's savepoint: what the broken version wrote is its own.
+    v1 = [c for c in counts(out) if c.label == "v1"]
+    assert [c.n for c in v1] == list(range(len(v1)))
+
+
+def test_a_failed_rollback_names_the_snapshot_and_refresh_then_up_restores_from_it(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    v1_jar = tmp_path / "v1.jar"
+    shutil.copy(jobs_jar("2.2").path, v1_jar)
+    with zipfile.ZipFile(v1_jar, "a") as archive:
+        archive.comment = f"v1 {time.time_ns()}".encode()
+    news, state, out, savepoints = counting_v1(flink22, engine, "no-way-back", tmp_path, jar_path=str(v1_jar),
+                                               jar_sha256=file_sha256(v1_jar))
+    client = FlinkRestClient(flink22.rest_url)
+    client.delete_jar(state.outputs["jar_id"])  # the previous version's jar is gone everywhere
+    v1_jar.unlink()
+    broken = {**_broken(news, out, 0), "jar_path": str(jobs_jar("2.2").path), "jar_sha256": jobs_jar("2.2").sha256}
+    with pytest.raises(ProviderError) as error:
+        engine.up("no-way-back", broken)
+    (savepoint,) = savepoints.iterdir()
+    assert_one_line(error.value, "rolling back to the previous version failed too", "cannot read the job jar",
+                    f"the pipeline restores from file:{savepoint}", "`pulumi refresh` and `pulumi up`")
+    assert active_jobs(flink22.rest_url) == []
+    refreshed = engine.refresh("no-way-back")  # state and Flink agree again: ended, restorable
+    assert refreshed.state is not None and refreshed.state.outputs["state"] == "VANISHED"
+    assert refreshed.state.outputs["last_savepoint"] == f"file:{savepoint}"
+    fixed = {**broken, "args": [str(out), "v2", "4", "2"]}
+    assert engine.up("no-way-back", fixed).outputs["restored_from"] == f"file:{savepoint}"
+    wait_for_counts(out, "v2", 100)
+    engine.destroy("no-way-back")
+    assert_continuous(counts(out), ["v1", "v2"])
+
+
+def test_refresh_keeps_an_ended_job_with_a_snapshot_restorable(flink22: FlinkCluster, provider_host: ProviderHost,
+                                                               tmp_path: Path) -> None:
+    """Defect: refresh dropped an ended job, and the next `up` submitted it fresh, ignoring its savepoint."""
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink22, engine, "stopped", tmp_path)
+    client = FlinkRestClient(flink22.rest_url)
+    by_hand = client.stop_with_savepoint(state.id, str(savepoints), 60)  # someone runs `flink stop`
+    refreshed = engine.refresh("stopped")
+    assert refreshed.state is not None and refreshed.state.outputs["state"] == "VANISHED"
+    assert refreshed.state.outputs["last_savepoint"] == by_hand and refreshed.drift
+    resumed = engine.up("stopped", news)
+    assert engine.last_calls == ["check", "diff", "update"]
+    assert resumed.outputs["restored_from"] == by_hand
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
+    engine.destroy("stopped")
+    v1 = [c for c in counts(out) if c.label == "v1"]
+    assert sorted(c.n for c in v1) == list(range(len(v1)))  # no gap, no repeat across the stop
 
 
 def test_delete_of_a_cancelled_job_succeeds_and_up_resubmits(flink22: FlinkCluster, provider_host: ProviderHost,
                                                              tmp_path: Path) -> None:
+    engine = Engine(provider_host)
     news = job_inputs(flink22, "gone", args=[str(tmp_path / "out"), "v1"], upgrade_mode="savepoint",
                       savepoint_dir=str(tmp_path / "savepoints"))
-    state = engine_up(provider_host, "gone", news)
+    state = engine.up("gone", news)
     client = FlinkRestClient(flink22.rest_url)
     assert client.cancel(state.id)  # someone clicks "Cancel Job" in the UI
     client.wait_for_terminal(state.id, 30)
 
-    # refresh reports it missing, so the next `up` submits it again (under a fresh job id)…
-    assert engine_refresh(provider_host, state) is None
-    again = engine_up(provider_host, "gone", news)
+    # No snapshot to go back to: refresh reports it missing, so the next `up` submits it again…
+    assert engine.refresh("gone").state is None
+    again = engine.up("gone", news)
+    assert engine.last_calls == ["check", "create"]
     assert again.id != state.id and live_state(flink22, again.id) == "RUNNING"
     # …and destroying a job that is already over is not an error.
-    engine_destroy(provider_host, state)
     client.cancel(again.id)
     client.wait_for_terminal(again.id, 30)
-    engine_destroy(provider_host, again)
+    engine.destroy("gone")
+
+
+def test_replace_deletes_before_it_creates(flink22: FlinkCluster, provider_host: ProviderHost,
+                                           tmp_path: Path) -> None:
+    """Defect: a create-before-delete replacement adopted the running job, then the old delete stopped it.
+    `up --replace` with the resource's delete-before-replace option, and a rename (diff: replace, delete
+    first) that starts from the previous job's final savepoint when asked (initial_savepoint_path)."""
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink22, engine, "replaced", tmp_path)
+    replaced = engine.up("replaced", news, replace=True, delete_before_replace=True)
+    assert engine.last_calls == ["check", "delete", "create"]
+    assert [job["jid"] for job in active_jobs(flink22.rest_url)] == [replaced.id]
+
+    final = sorted(savepoints.iterdir())[-1]
+    renamed = engine.up("replaced", {**news, "job_name": news["job_name"] + "-renamed",
+                                     "initial_savepoint_path": f"file:{final}"})
+    assert engine.last_calls == ["check", "diff", "check", "delete", "create"]  # the diff asked delete-first
+    assert [job["jid"] for job in active_jobs(flink22.rest_url)] == [renamed.id]
+    assert renamed.outputs["restored_from"] == f"file:{final}"
+    engine.destroy("replaced")
+
+
+def test_destroy_with_the_rest_api_unreachable_says_how_and_can_abandon(provider_host: ProviderHost) -> None:
+    engine = Engine(provider_host)
+    jar = jobs_jar("2.2")
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens: the cluster is gone or out of reach
+    news = resource_inputs(FlinkJobProvider(), FlinkJobArgs(
+        rest_url=url, jar_path=str(jar.path), jar_sha256=jar.sha256, job_name="unreachable",
+        desired_state="suspended", rest_deadline_seconds=1).props(default_job_name="unreachable"))
+    engine.up("far", news)  # declared suspended: nothing to submit
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as error:
+        engine.destroy("far")
+    assert time.monotonic() - started < 10
+    assert_one_line(error.value, "cannot stop job 'unreachable'", "connection refused",
+                    "set abandonOnUnreachable true", "`pulumi config set jobAbandonOnUnreachable true`")
+    assert engine.state("far") is not None
+    engine.up("far", {**news, "abandon_on_unreachable": True})  # applied without reaching Flink
+    engine.destroy("far")
+    assert engine.state("far") is None
+    assert "job 'unreachable'" in provider_host.output() and "abandoned" in provider_host.output()
+
+
+def test_suspend_and_resume_without_loss(flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink22, engine, "pause", tmp_path)
+    suspended = engine.up("pause", {**news, "desired_state": "suspended"})
+    assert suspended.outputs["state"] == "SUSPENDED" and active_jobs(flink22.rest_url) == []
+    snapshot = suspended.outputs["last_savepoint"]
+    assert snapshot and Path(snapshot.removeprefix("file:")).parent == savepoints
+    refreshed = engine.refresh("pause")
+    assert refreshed.state is not None and refreshed.state.outputs["state"] == "SUSPENDED" and not refreshed.drift
+    resumed = engine.up("pause", news)
+    assert resumed.outputs["state"] == "RUNNING" and resumed.outputs["restored_from"] == snapshot
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
+    engine.destroy("pause")
+    v1 = [c for c in counts(out) if c.label == "v1"]
+    assert sorted(c.n for c in v1) == list(range(len(v1)))
+
+
+def test_retention_keeps_the_newest_savepoints_and_disposes_of_the_rest(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    news, state, out, savepoints = counting_v1(flink22, engine, "keep", tmp_path, savepoints_to_keep=2)
+    for version in ("v2", "v3", "v4"):
+        state = engine.up("keep", {**news, "args": [str(out), version, "4", "2"]})
+        wait_for_counts(out, version, 20)
+    on_disk = sorted(f"file:{p}" for p in savepoints.iterdir())
+    assert len(state.outputs["savepoints"]) == 2 and sorted(state.outputs["savepoints"]) == on_disk
+    assert state.outputs["restored_from"] in on_disk  # the one in use is kept
+    engine.destroy("keep")
+    assert_continuous(counts(out), ["v1", "v2", "v3", "v4"])
+
+
+def _last_state_config(**extra: str) -> dict[str, str]:
+    return {"execution.checkpointing.interval": "500 ms",
+            "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION", **extra}
+
+
+def test_last_state_upgrade_restores_from_the_newest_checkpoint(flink22: FlinkCluster, provider_host: ProviderHost,
+                                                                tmp_path: Path) -> None:
+    engine = Engine(provider_host)
+    config = _last_state_config(**{"execution.checkpointing.dir": f"file://{tmp_path / 'checkpoints'}"})
+    news, state, out, savepoints = counting_v1(flink22, engine, "last", tmp_path, upgrade_mode="last-state",
+                                               flink_configuration=config, require_checkpoint=True)
+    time.sleep(1.5)
+    upgraded = engine.up("last", {**news, "args": [str(out), "v2", "4", "2"]})
+    restored = upgraded.outputs["restored_from"]
+    assert restored and "/chk-" in restored and not list(savepoints.glob("*"))  # a checkpoint, no savepoint
+    wait_for_counts(out, "v2", 100)
+    engine.destroy("last")
+    rows = counts(out)
+    v1 = sorted(c.n for c in rows if c.label == "v1")
+    v2 = sorted(c.n for c in rows if c.label == "v2")
+    assert v1 == list(range(len(v1))) and v2 == list(range(v2[0], v2[0] + len(v2)))
+    assert 0 < v2[0] <= v1[-1] + 1  # nothing lost; what v1 wrote after the checkpoint is written again
+
+    # No fresh checkpoint: the upgrade refuses in one line, the old job keeps running.
+    never = _last_state_config(**{"execution.checkpointing.interval": "1 h"})
+    engine.up("stale", {**news, "job_name": news["job_name"] + "-stale", "flink_configuration": never,
+                        "require_checkpoint": False})
+    with pytest.raises(ProviderError) as error:
+        engine.up("stale", {**news, "job_name": news["job_name"] + "-stale", "flink_configuration": never,
+                            "require_checkpoint": False, "args": [str(out), "v3"]})
+    assert_one_line(error.value, "last-state upgrade of job", "has no completed checkpoint",
+                    "the old job keeps running")
+    assert live_state(flink22, engine.state("stale").id) == "RUNNING"
+
+
+def test_jobs_sharing_a_jar_created_concurrently_upload_it_once_and_a_shortage_fails_fast(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    jar = tmp_path / "shared.jar"
+    shutil.copy(jobs_jar("2.2").path, jar)
+    with zipfile.ZipFile(jar, "a") as archive:
+        archive.comment = f"unique {time.time_ns()}".encode()  # new content: not on Flink yet
+    sha = file_sha256(jar)
+    engine = Engine(provider_host)
+    news = {name: job_inputs(flink22, name, jar_path=str(jar), jar_sha256=sha, parallelism=2,
+                             args=[str(tmp_path / name), name]) for name in ("a", "b", "c")}
+    started = time.monotonic()
+    results = engine.up_all(news)
+    elapsed = time.monotonic() - started
+    failed = [name for name, result in results.items() if isinstance(result, BaseException)]
+    assert len(failed) == 1, results
+    error = results[failed[0]]
+    assert isinstance(error, ProviderError)
+    assert_one_line(error, "needs 2 task slots", "has 0 free (4 in total")
+    assert elapsed < 40  # not at Flink's 5-minute slot request timeout
+    uploads = [f for f in FlinkRestClient(flink22.rest_url).list_jars() if sha in str(f.get("name"))]
+    assert len(uploads) == 1
+    assert len(active_jobs(flink22.rest_url)) == 2  # the jobs that fit keep running
+    for name in news:
+        if name not in failed:
+            engine.destroy(name)
 
 
 def test_create_retried_after_a_crash_adopts_the_job_it_started(flink22: FlinkCluster, provider_host: ProviderHost,
@@ -320,7 +545,7 @@ def test_create_retried_after_a_crash_adopts_the_job_it_started(flink22: FlinkCl
     thread.join(30)
     assert failure and isinstance(failure[0], ProviderError)
 
-    state = engine_up(provider_host, "crash", news)  # the engine retries the create
+    state = Engine(provider_host).up("crash", news)  # the engine retries the create
     jobs = jobs_named(flink22, "counting-job crash")
     assert len(jobs) == 1 and jobs[0]["jid"] == state.id and jobs[0]["state"] == "RUNNING"
 
@@ -337,20 +562,20 @@ def test_rest_api_not_up_yet_when_create_starts(provider_host: ProviderHost, tmp
     cluster = _PinnedPortCluster(version="2.2", files=cluster_files("2.2", slots=2), taskmanagers=1, pinned_port=port)
     rest_url = f"http://127.0.0.1:{port}"
     news = job_inputs(cluster, "late", rest_url=rest_url, args=[str(tmp_path / "out"), "late"])
+    engine = Engine(provider_host)
     result: list[Any] = []
-    thread = threading.Thread(target=lambda: _capture(result, lambda: result.append(
-        provider_host.create(news, "late"))))
+    thread = threading.Thread(target=lambda: _capture(result, lambda: result.append(engine.up("late", news))))
     thread.start()
     time.sleep(3)  # create is already retrying against a closed port (the load balancer is not there yet)
     with cluster:
         thread.join(90)
         assert result and not isinstance(result[0], BaseException), result
-        job_id, outputs = result[0]
-        assert outputs["state"] == "RUNNING" and live_state(cluster, job_id) == "RUNNING"
+        created = result[0]
+        assert created.outputs["state"] == "RUNNING" and live_state(cluster, created.id) == "RUNNING"
 
     # And when it never comes up, the error names the URL and what answered last.
     with pytest.raises(ProviderError) as error:
-        provider_host.create({**news, "rest_deadline_seconds": 1.5}, "late")
+        engine.up("late-2", {**news, "rest_deadline_seconds": 1.5})
     assert_one_line(error.value, f"Flink REST API at {rest_url} was not ready within 1.5s",
                     "last answer:", "connection refused")
 
@@ -405,6 +630,13 @@ import pulumi
 from components.flink_job import FlinkJob, FlinkJobArgs
 
 seen = {}
+register = pulumi.dynamic.Resource.__init__
+
+def capture(self, provider, name, props, opts=None):
+    seen["delete_before_replace"] = opts.delete_before_replace if opts else None
+    register(self, provider, name, props, opts)
+
+pulumi.dynamic.Resource.__init__ = capture
 
 class Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args):
@@ -424,7 +656,7 @@ def declare():
 
 declare()
 print(json.dumps({"type": seen["type"], "inputs": sorted(seen["inputs"]), "job_name": seen["inputs"]["job_name"],
-                  "args": seen["inputs"]["args"]}))
+                  "args": seen["inputs"]["args"], "delete_before_replace": seen["delete_before_replace"]}))
 """
 
 
@@ -436,3 +668,5 @@ def test_the_resource_type_token_and_inputs() -> None:
     assert seen["type"] == "pulumi-python:dynamic/flink:Job"
     assert seen["job_name"] == "flink-hologres/dev/orders" and seen["args"] == ["--table", "t"]
     assert {"__provider", "rest_url", "jar_path", "jar_sha256", "args", "job_name"} <= set(seen["inputs"])
+    # Replacements delete first (the engine honours the option even on `up --replace`, which skips Diff).
+    assert seen["delete_before_replace"] is True

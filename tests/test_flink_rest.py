@@ -21,6 +21,7 @@ from components.flink_rest import (
     jar_upload_name,
     root_cause_of,
 )
+from components.flink_rest_snapshots import checkpoint_stats, dispose_savepoint, newest_snapshot
 from tests.harness import free_port
 from tests.harness.flink import FLINK_RELEASES, FlinkCluster
 from tests.harness.flink_jobs import SharedClusters, cancel_all_jobs, jobs_jar
@@ -187,3 +188,35 @@ def test_root_cause_of_real_java_traces() -> None:
     assert root_cause_of("java.lang.ClassNotFoundException: no.Such\n\tat x") == \
         "java.lang.ClassNotFoundException: no.Such"
     assert len(root_cause_of("java.lang.Error: " + "x" * 5000)) <= 600
+
+
+def test_checkpoint_statistics_and_savepoint_disposal(any_flink: FlinkCluster, tmp_path: Path) -> None:
+    """The snapshot calls last-state, retention and `read` rely on, per version: the newest retained
+    checkpoint of a running and of a cancelled job, the latest savepoint, and disposal through Flink."""
+    client = FlinkRestClient(any_flink.rest_url)
+    jar = jobs_jar(any_flink.version)
+    directory = "execution.checkpointing.dir" if any_flink.version.startswith("2") else "state.checkpoints.dir"
+    config = {"execution.checkpointing.interval": "300 ms", directory: f"file://{tmp_path / 'checkpoints'}",
+              "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"}
+    jar_id = client.ensure_jar(jar.path, jar.sha256).jar_id
+    job_id = client.run_jar(jar_id, entry_class=COUNTING_JOB, args=[str(tmp_path / "out"), "ck", "4", "2"],
+                            parallelism=1, configuration=config)
+    wait_for(client, job_id, "all_tasks_running")
+    deadline = time.monotonic() + 60
+    while not ((stats := checkpoint_stats(client, job_id)) and stats.latest):
+        assert time.monotonic() < deadline, "no checkpoint completed"
+        time.sleep(0.3)
+    assert stats.completed >= 1 and "/chk-" in stats.latest.path and stats.latest.completed_ms > 0
+    # (A newer checkpoint may already have subsumed this one, 300 ms apart: its job's directory is there.)
+    assert Path(stats.latest.path.removeprefix("file:")).parent.is_dir()
+    savepoint = client.stop_with_savepoint(job_id, str(tmp_path / "savepoints"), 60)
+    client.wait_for_terminal(job_id, 60)
+    time.sleep(3.5)  # the statistics of the ended job, past Flink's 3 s cache
+    ended = checkpoint_stats(client, job_id)
+    assert ended is not None and ended.latest_savepoint is not None and ended.latest_savepoint.path == savepoint
+    assert newest_snapshot(client, job_id, checkpoints=False).path == savepoint  # type: ignore[union-attr]
+    # (The checkpoints a stop-with-savepoint subsumes may be gone: savepoint mode restores only from savepoints.)
+
+    dispose_savepoint(client, savepoint)
+    assert not Path(savepoint.removeprefix("file:")).exists()
+    assert checkpoint_stats(client, "0" * 32) is None

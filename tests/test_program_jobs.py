@@ -75,12 +75,19 @@ def test_no_jar_declares_no_job() -> None:
 @pytest.mark.parametrize(("config", "key", "hint"), [
     ({"jobJar": "build/missing.jar"}, "jobJar", "is not a file"),
     ({"jobEntryClass": "not a class"}, "jobEntryClass", "Java class name"),
-    ({"jobUpgradeMode": "last-state"}, "jobUpgradeMode", "not one of"),
+    ({"jobUpgradeMode": "blue-green"}, "jobUpgradeMode", "not one of"),
+    ({"jobUpgradeMode": "last-state"}, "jobUpgradeMode", "no checkpoint location is set"),
+    ({"jobState": "paused"}, "jobState", "not one of"),
+    ({"jobs": [{"name": "a", "state": "paused"}]}, "jobs[0].state", "running or suspended"),
+    ({"jobs": [{"name": "a", "upgradeMode": "last-state", "checkpointInterval": "soon",
+                "flinkConfig": {"execution.checkpointing.dir": "file:///ck"}}]}, "jobs[0].checkpointInterval",
+     "not a duration"),
+    ({"jobs": [{"name": "a", "savepointsToKeep": 0}]}, "jobs[0].savepointsToKeep", "whole number ≥ 1"),
     ({"savepointDir": "relative/dir"}, "savepointDir", "every Flink pod can reach"),
     ({"jobs": [{"name": "Orders!"}]}, "jobs[0].name", "short lowercase name"),
     ({"jobs": [{"name": "a", "parallelism": "two"}]}, "jobs[0].parallelism", "whole number"),
     ({"jobs": [{"name": "a"}, {"name": "a"}]}, "jobs", "used twice"),
-    ({"jobs": [{"name": "a", "upgradeMode": "last-state"}]}, "jobs[0].upgradeMode", "savepoint or stateless"),
+    ({"jobs": [{"name": "a", "upgradeMode": "last-state"}]}, "jobs[0].upgradeMode", "no checkpoint location"),
 ])
 def test_bad_job_settings(config: dict[str, object], key: str, hint: str) -> None:
     run = run_program({**REST, **config}, secrets=SECRETS)
@@ -93,3 +100,23 @@ def test_a_job_without_a_reachable_rest_url_names_flink_rest_url(jars: dict[str,
     run = run_program({**KUBECONFIG, "jobJar": str(jars["orders"])}, secrets=SECRETS)
     assert run.error is not None and run.error.startswith("config 'flinkRestUrl'")
     assert "port-forward" in run.error
+
+
+def test_lifecycle_settings_reach_the_job(jars: dict[str, Path]) -> None:
+    """last-state renders the checkpointing it needs into the job's own configuration; suspend, health
+    gate, retention and the abandon opt-in reach the resource; the cluster's revision is a job input."""
+    entry = {"name": "orders", "jar": str(jars["orders"]), "upgradeMode": "last-state", "state": "suspended",
+             "stableSeconds": 12, "requireCheckpoint": True, "checkpointInterval": "10 s",
+             "maxCheckpointAgeSeconds": 120, "savepointsToKeep": 3, "abandonOnUnreachable": True,
+             "initialSavepointPath": "oss://b/flink/savepoints/savepoint-1"}
+    job = _jobs(run_program({**REST, "stateStorage": "s3://team/flink", "flinkImage": "flink:1.20.3-java17",
+                             "jobs": [entry]}, secrets=SECRETS))["job-orders"]
+    assert job["flink_configuration"] == {
+        "execution.checkpointing.interval": "10 s",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION"}
+    assert (job["upgrade_mode"], job["desired_state"], job["job_stable_seconds"]) == ("last-state", "suspended", 12)
+    assert (job["require_checkpoint"], job["max_checkpoint_age_seconds"], job["savepoints_to_keep"]) == (True, 120, 3)
+    assert job["abandon_on_unreachable"] is True and job["initial_savepoint_path"] == "oss://b/flink/savepoints/savepoint-1"
+    assert isinstance(job["cluster_revision"], str) and job["cluster_revision"].endswith(":flink")
+    plain = _jobs(run_program({**REST, "jobJar": str(jars["orders"])}, secrets=SECRETS))["job-main"]
+    assert (plain["desired_state"], plain["job_stable_seconds"], plain["savepoints_to_keep"]) == ("running", 5, 5)

@@ -88,3 +88,49 @@ def flink_clusters() -> Iterator[SharedClusters]:
         yield shared
     finally:
         shared.stop()
+
+
+# --- the gap-free sequence in PostgreSQL (tests/java_seq) ------------------------------------------------
+
+SEQUENCE_SOURCES = Path(__file__).resolve().parents[1] / "java_seq"
+SEQUENCE_WRITER = "flinkhologres.seq.SequenceWriter"
+JDBC_DRIVER = Path("/usr/share/java/postgresql.jar")  # Debian's libpostgresql-jdbc-java
+SEQUENCE_DDL = ("CREATE TABLE IF NOT EXISTS {table} (seq BIGINT PRIMARY KEY, version TEXT NOT NULL, "
+                "written_at TIMESTAMPTZ NOT NULL, writes INT NOT NULL, rewritten_by TEXT, rewritten_at TIMESTAMPTZ)")
+
+
+def sequence_jar(version: str) -> JobJar:
+    path = compile_jobs_jar(version, SEQUENCE_SOURCES, [JDBC_DRIVER])
+    return JobJar(path, file_sha256(path))
+
+
+@dataclass(frozen=True)
+class SequenceRows:
+    """What the sequence table shows: rows lost are gaps below the top, rows repeated are rewrites."""
+
+    rows: int
+    top: int  # highest seq + 1
+    rewrites: int  # numbers written more than once (a replay since the last checkpoint)
+
+    @property
+    def lost(self) -> int:
+        return self.top - self.rows
+
+
+def sequence_rows(cursor: Any, table: str) -> SequenceRows:
+    cursor.execute(f"SELECT count(*), coalesce(max(seq) + 1, 0), coalesce(sum(writes - 1), 0) FROM {table}")
+    rows, top, rewrites = cursor.fetchone()
+    return SequenceRows(int(rows), int(top), int(rewrites))
+
+
+def upgrade_gap_seconds(cursor: Any, table: str, old: str, new: str) -> float:
+    """From the last write of version `old` to the first write of version `new` (the database's clock)."""
+    cursor.execute(f"""
+        SELECT extract(epoch FROM
+            (SELECT least(min(written_at) FILTER (WHERE version = %(new)s),
+                          min(rewritten_at) FILTER (WHERE rewritten_by = %(new)s)) FROM {table})
+          - (SELECT greatest(max(written_at) FILTER (WHERE version = %(old)s),
+                             max(rewritten_at) FILTER (WHERE rewritten_by = %(old)s)) FROM {table}))""",
+                   {"old": old, "new": new})
+    (gap,) = cursor.fetchone()
+    return float(gap)

@@ -7,7 +7,7 @@ calling provider methods directly, catches pickling/import problems and the SDK'
 of results (e.g. the default ``update`` wiping outputs, ``stables`` being dropped).
 
 Fixture ``provider_host`` (function scope): a started :class:`ProviderHost`, killed at teardown.
-Typical use, in the engine's order::
+Single calls::
 
     host.configure({"flink-hologres:hologresUser": "me", "flink-hologres:hologresPassword": "…"})
     news = resource_inputs(MyProvider(), {"size": 3})        # what pulumi.dynamic.Resource sends
@@ -15,9 +15,8 @@ Typical use, in the engine's order::
     id_, outs = host.create(checked.inputs)
     host.diff(id_, outs, news2); host.update(id_, outs, news2); host.read(id_, outs); host.delete(id_, outs)
 
-or ``state = engine_up(host, "name", news)`` / ``engine_up(host, "name", news2, state)`` /
-``engine_refresh(host, state)`` / ``engine_destroy(host, state)`` for a whole ``pulumi up`` /
-``refresh`` / ``destroy`` of one resource. ``UNKNOWN`` is how the engine sends a value that is
+or, for whole Pulumi operations in the engine's own order of calls, ``tests.harness.engine.Engine``.
+``UNKNOWN`` is how the engine sends a value that is
 not known yet (preview). A provider error raises :class:`ProviderError`; the host formats the
 exception as a traceback, so assert on ``err.last_line``. ``host.output()`` is everything the host
 printed (stdout + stderr), e.g. ``pulumi.log`` lines, which fall back to stderr in the host.
@@ -34,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +75,6 @@ class DiffResult:
     changes: str  # "none", "some" or "unknown"
     replaces: list[str]
     delete_before_replace: bool
-
-
-@dataclass
-class ResourceState:
-    """One resource as the engine keeps it in the state."""
-
-    id: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    steps: list[str] = field(default_factory=list)  # the provider calls of the last operation
 
 
 def resource_inputs(provider: ResourceProvider, props: Mapping[str, Any]) -> dict[str, Any]:
@@ -229,40 +218,6 @@ class CheckFailed(Exception):
     def __init__(self, failures: list[tuple[str, str]]) -> None:
         super().__init__("; ".join(f"{p}: {r}" for p, r in failures))
         self.failures = failures
-
-
-def engine_up(host: ProviderHost, name: str, news: Mapping[str, Any],
-              state: ResourceState | None = None) -> ResourceState:
-    """One resource through ``pulumi up``: Check, then Create, or Diff then Update / replace."""
-    checked = host.check(state.inputs if state else {}, news, name)
-    if checked.failures:
-        raise CheckFailed(checked.failures)
-    if state is None:
-        id_, outputs = host.create(checked.inputs, name)
-        return ResourceState(id_, checked.inputs, outputs, ["check", "create"])
-    diff = host.diff(state.id, state.outputs, checked.inputs, name, old_inputs=state.inputs)
-    if diff.changes == "none":
-        return ResourceState(state.id, checked.inputs, state.outputs, ["check", "diff"])
-    if not diff.replaces:
-        outputs = host.update(state.id, state.outputs, checked.inputs, name, old_inputs=state.inputs)
-        return ResourceState(state.id, checked.inputs, outputs, ["check", "diff", "update"])
-    if diff.delete_before_replace:
-        host.delete(state.id, state.outputs, name, old_inputs=state.inputs)
-        id_, outputs = host.create(checked.inputs, name)
-        return ResourceState(id_, checked.inputs, outputs, ["check", "diff", "delete", "create"])
-    id_, outputs = host.create(checked.inputs, name)
-    host.delete(state.id, state.outputs, name, old_inputs=state.inputs)
-    return ResourceState(id_, checked.inputs, outputs, ["check", "diff", "create", "delete"])
-
-
-def engine_refresh(host: ProviderHost, state: ResourceState, name: str = "resource") -> ResourceState | None:
-    """``pulumi refresh``: Read; None when the provider reports the resource gone."""
-    id_, outputs = host.read(state.id, state.outputs, state.inputs, name)
-    return ResourceState(id_, state.inputs, outputs, ["read"]) if id_ else None
-
-
-def engine_destroy(host: ProviderHost, state: ResourceState, name: str = "resource") -> None:
-    host.delete(state.id, state.outputs, name, old_inputs=state.inputs)
 
 
 @pytest.fixture

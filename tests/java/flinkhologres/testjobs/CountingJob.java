@@ -24,9 +24,10 @@ import org.apache.flink.util.Collector;
  * under the output directory, flushed at once, so a test can prove that an upgrade from a savepoint
  * continues both the sequence and every key's count with no gap and no repeat.
  *
- * <p>Arguments: OUTPUT_DIR LABEL [KEYS=4] [DELAY_MS=2] [INIT_DELAY_MS=0]. INIT_DELAY_MS keeps the
- * throttle's tasks INITIALIZING that long, i.e. the job is submitted but not yet all RUNNING: a window
- * in which a test can crash the deploying process. Only APIs common to Flink 1.18 … 2.x.
+ * <p>Arguments: OUTPUT_DIR LABEL [KEYS=4] [DELAY_MS=2] [INIT_DELAY_MS=0] [FAIL_AFTER_MS=-1]. INIT_DELAY_MS
+ * keeps the throttle's tasks INITIALIZING that long, i.e. the job is submitted but not yet all RUNNING: a
+ * window in which a test can crash the deploying process. FAIL_AFTER_MS makes a broken version: 0 fails
+ * while starting, N &gt; 0 runs (and writes) for N ms and then throws. Only APIs common to Flink 1.18 … 2.x.
  */
 public final class CountingJob {
 
@@ -39,6 +40,7 @@ public final class CountingJob {
         final int keys = args.length > 2 ? Integer.parseInt(args[2]) : 4;
         final long delayMs = args.length > 3 ? Long.parseLong(args[3]) : 2L;
         final long initDelayMs = args.length > 4 ? Long.parseLong(args[4]) : 0L;
+        final long failAfterMs = args.length > 5 ? Long.parseLong(args[5]) : -1L;
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.fromSequence(0, Long.MAX_VALUE)
@@ -47,7 +49,7 @@ public final class CountingJob {
                 .name("sequence")
                 // Throttled next to the source (chained, same thread), so no backlog builds up in
                 // network buffers and a savepoint barrier is never stuck behind thousands of records.
-                .map(new Throttle(delayMs, initDelayMs))
+                .map(new Throttle(delayMs, initDelayMs, failAfterMs))
                 .setParallelism(1)
                 .uid("throttle")
                 .name("throttle")
@@ -63,10 +65,13 @@ public final class CountingJob {
     static final class Throttle implements MapFunction<Long, Long>, CheckpointedFunction {
         private final long delayMs;
         private final long initDelayMs;
+        private final long failAfterMs;
+        private transient long startedAt;
 
-        Throttle(long delayMs, long initDelayMs) {
+        Throttle(long delayMs, long initDelayMs, long failAfterMs) {
             this.delayMs = delayMs;
             this.initDelayMs = initDelayMs;
+            this.failAfterMs = failAfterMs;
         }
 
         @Override
@@ -75,6 +80,10 @@ public final class CountingJob {
             if (initDelayMs > 0) {
                 Thread.sleep(initDelayMs);
             }
+            if (failAfterMs == 0) {
+                throw new IllegalStateException("broken version: fails while starting (on purpose)");
+            }
+            startedAt = System.currentTimeMillis();
         }
 
         @Override
@@ -82,6 +91,9 @@ public final class CountingJob {
 
         @Override
         public Long map(Long value) throws Exception {
+            if (failAfterMs > 0 && System.currentTimeMillis() - startedAt > failAfterMs) {
+                throw new IllegalStateException("broken version: fails after " + failAfterMs + " ms (on purpose)");
+            }
             if (delayMs > 0) {
                 Thread.sleep(delayMs);
             }
