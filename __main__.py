@@ -35,7 +35,7 @@ if cloud_args is not None:
     k8s_provider = cloud.k8s_provider
     image = mirror_image(flink_settings.image, cloud.image_registry_mirror)
     rest_service = {"rest_service_type": "LoadBalancer", "rest_service_annotations": cloud.rest_service_annotations,
-                    "pod_annotations": cloud.pod_annotations, "rest_node_port": None, "query_state_node_port": None}
+                    "pod_annotations": cloud.pod_annotations, "rest_node_port": None}
     derived_rest_url: pulumi.Input[str] | None = cloud.flink_rest_url
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output

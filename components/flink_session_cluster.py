@@ -32,7 +32,6 @@ class FlinkSessionClusterArgs:
     rest_service_type: ServiceType = "ClusterIP"
     rest_service_annotations: pulumi.Input[Mapping[str, str]] | None = None
     rest_node_port: int | None = 30081
-    query_state_node_port: int | None = 30025
     pod_annotations: pulumi.Input[Mapping[str, str]] | None = None
     create_namespace: bool = True
     # Runs the pods as this ServiceAccount (HA creates its own); none: no API token is mounted.
@@ -43,8 +42,8 @@ class FlinkSessionClusterArgs:
     state_scheme: str | None = None
     high_availability: bool = False
     ha_cluster_id: str = "flink-hologres"
-    # Flink options that must stay secret (file-system credentials): they reach the pods through the
-    # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
+    # Flink options that must stay secret (file-system credentials): a file in the Secret that the init
+    # container appends to the configuration (mode 0600), never env and never the ConfigMap.
     secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
 
 
@@ -68,8 +67,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
         version, size = args.version, args.size
-        plugin = flink_config.filesystem_plugin_jar(args.state_scheme, version) if args.state_scheme else None
-        plain_env = {"ENABLE_BUILT_IN_PLUGINS": plugin} if plugin else {}
+        plugin = flink_config.filesystem_plugin(args.state_scheme) if args.state_scheme else None
 
         def render(values: dict[str, Any]) -> dict[str, str]:
             location = values["state_location"]
@@ -84,6 +82,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 extra=values["extra"] or {},
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
+                namespace=args.namespace,
             ))
 
         # The state location and some options may only be known at deploy time (a bucket's name).
@@ -93,11 +92,11 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         ).apply(render)
         config_file_name = flink_config.config_file_name(version)
         secret_values: dict[str, pulumi.Input[str]] = dict(args.secret_env)
+        env_keys = sorted(secret_values)  # the Secret's keys the pods read as env vars
         if args.secret_flink_options is not None:
-            secret_values["FLINK_PROPERTIES"] = pulumi.Output.from_input(args.secret_flink_options).apply(
-                flink_manifests.flink_properties)
-        secret_keys = sorted(secret_values)
-        checksum = config_files.apply(lambda files: flink_config.config_checksum(files, secret_keys))
+            secret_values[flink_manifests.SECRET_OPTIONS_KEY] = pulumi.Output.from_input(
+                args.secret_flink_options).apply(lambda options: flink_config.render_secret_options(version, options))
+        checksum = config_files.apply(lambda files: flink_config.config_checksum(files, sorted(secret_values)))
 
         def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
             meta: dict[str, Any] = {"namespace": namespace_name,
@@ -148,9 +147,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             spec = flink_manifests.deployment_spec(flink_manifests.PodSpecInput(
                 instance=name, component=component, version=version, image=args.image, replicas=replicas,
                 process_memory=memory, cpu=cpu, config_map_name=config_map_name,
-                config_file_name=config_file_name, secret_name=secret_name, secret_keys=secret_keys,
+                config_file_name=config_file_name, secret_name=secret_name, secret_keys=env_keys,
                 checksum=checksum, pod_annotations=args.pod_annotations,
-                service_account=service_account, plain_env=plain_env,
+                service_account=service_account, filesystem_plugin=plugin,
+                secret_options=args.secret_flink_options is not None,
                 advertise_pod_ip=args.high_availability,
             ))
             # The JobManager must find its RBAC in place, or HA leader election fails at start.
@@ -175,16 +175,6 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
             opts=child,
         )
-        if flink_config.has_queryable_state(version):
-            # LoadBalancer is for the UI only; query state stays in the cluster unless NodePort was asked for.
-            query_type = "NodePort" if args.rest_service_type == "NodePort" else "ClusterIP"
-            k8s.core.v1.Service(
-                f"{name}-query-state-service",
-                metadata=metadata(names.query_state_service, "taskmanager"),
-                spec=flink_manifests.query_state_service_spec(name, query_type, args.query_state_node_port),
-                opts=child,
-            )
-
         self.namespace = pulumi.Output.from_input(namespace_name)
         self.jobmanager_service = jobmanager_service.metadata.apply(lambda m: m.name)
         self.rest_service = rest_service.metadata.apply(lambda m: m.name)

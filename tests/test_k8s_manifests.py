@@ -12,7 +12,7 @@ from tests.harness.program import ProgramRun, run_program
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 # The only env vars that are not from the Secret: image mechanics, never credentials.
-NOT_SECRET_ENV = {"POD_IP", "ENABLE_BUILT_IN_PLUGINS"}
+NOT_SECRET_ENV = {"POD_IP", "FLINK_CONF_DIR", "FLINK_PLUGINS_DIR"}
 
 # A current Kubernetes release; ACK and ACS offer 1.3x.
 KUBERNETES_VERSION = "1.33.0"
@@ -82,6 +82,10 @@ def test_secret_and_config_references_resolve(program: ProgramRun) -> None:
             if "configMap" in volume:
                 keys = config_maps[volume["configMap"]["name"]]
                 assert {item["key"] for item in volume["configMap"]["items"]} <= keys
+            if "secret" in volume:  # the secret Flink options: a file for the init container only
+                items = {item["key"] for item in volume["secret"]["items"]}
+                assert items <= secrets[volume["secret"]["secretName"]]
+                references += len(items) * len(pod["spec"]["containers"])
     # Every key of the Secret reaches both Deployments.
     assert references == 2 * sum(len(keys) for keys in secrets.values())
     assert references >= 10
