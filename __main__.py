@@ -71,6 +71,13 @@ table = HologresTable("order-details", HologresTableArgs(
     drop_table_on_destroy=hologres.drop_table_on_destroy,
 ))
 
+# `up` waits until every TaskManager registered, through a REST URL this machine reaches: the one
+# given, the public SLB, a LoadBalancer's address, or the intranet SLB when jobs go through it anyway.
+jobs_configured = any(job.jar for job in settings.jobs)
+ready_rest_url = settings.flink_rest_url or (
+    derived_rest_url if settings.alicloud is not None
+    and (settings.alicloud.ui_access == "internet" or jobs_configured) else None)
+
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
     "flink",
@@ -92,6 +99,9 @@ flink = FlinkSessionCluster(
         state_scheme=state_scheme,
         secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
+        ready_rest_url=ready_rest_url,
+        ready_via_load_balancer=settings.alicloud is None,
+        ready_deadline_seconds=settings.job_deadlines.rest_seconds,
         **rest_service,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import flink_config, flink_manifests
+from components.flink_cluster_gate import DEFAULT_DEADLINE_S, ClusterReady, ClusterReadyArgs
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -45,6 +46,12 @@ class FlinkSessionClusterArgs:
     # Flink options that must stay secret (file-system credentials): a file in the Secret that the init
     # container appends to the configuration (mode 0600), never env and never the ConfigMap.
     secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
+    # A REST URL the deploying machine reaches: `up` then waits until every TaskManager registered
+    # (ClusterReady) and fails in one line otherwise. `ready_via_load_balancer`: the REST Service's own
+    # LoadBalancer address. Neither: no gate (nothing outside the cluster can ask Flink).
+    ready_rest_url: pulumi.Input[str] | None = None
+    ready_via_load_balancer: bool = False
+    ready_deadline_seconds: float = DEFAULT_DEADLINE_S
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -159,8 +166,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                                                                                  depends_on=pod_dependencies))
 
         jobmanager = deployment("jobmanager", 1, size.jobmanager_memory, size.jobmanager_cpu, names.jobmanager)
-        deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
-                   names.taskmanager)
+        taskmanager = deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
+                                 names.taskmanager)
 
         jobmanager_service = k8s.core.v1.Service(
             f"{name}-jobmanager-service",
@@ -188,6 +195,18 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
+        ready_url = args.ready_rest_url
+        if ready_url is None and args.ready_via_load_balancer and args.rest_service_type == "LoadBalancer":
+            ready_url = self.external_rest_url
+        self.ready: ClusterReady | None = None
+        if ready_url is not None:
+            self.ready = ClusterReady(f"{name}-ready", ClusterReadyArgs(
+                rest_url=ready_url, namespace=self.namespace,
+                jobmanager_deployment=names.jobmanager, taskmanager_deployment=names.taskmanager,
+                expected_taskmanagers=size.task_managers, expected_slots=size.total_slots,
+                config_checksum=checksum, deadline_seconds=args.ready_deadline_seconds,
+            ), opts=pulumi.ResourceOptions(parent=self, depends_on=[jobmanager, taskmanager, jobmanager_service,
+                                                                    rest_service]))
         self.register_outputs({
             "namespace": self.namespace,
             "jobmanagerService": self.jobmanager_service,
