@@ -23,8 +23,8 @@ FLINK_HOME = "/opt/flink"
 CONF_DIR = f"{FLINK_HOME}/conf"
 PLUGINS_DIR = f"{FLINK_HOME}/pod-plugins"
 # Read-only volumes the init container merges from.
-CONF_TEMPLATE_DIR = "/flink/config-template"
-SECRET_DIR = "/flink/secret"
+CONF_TEMPLATE_DIR = f"{FLINK_HOME}/conf-template"
+SECRET_DIR = f"{FLINK_HOME}/secret-options"
 # The Secret's file key with the secret Flink options, already in the config file's syntax.
 SECRET_OPTIONS_KEY = "flink-secret-options"
 

@@ -102,7 +102,7 @@ def test_config_map_carries_the_version_specific_file_and_log4j(dev: ProgramRun)
     assert env["FLINK_CONF_DIR"] == "/opt/flink/conf" and env["FLINK_PLUGINS_DIR"] == "/opt/flink/pod-plugins"
     script = pod["initContainers"][0]["command"][2]
     assert "umask 077" in script
-    assert "cat /flink/config-template/config.yaml > /opt/flink/conf/config.yaml" in script
+    assert "cat /opt/flink/conf-template/config.yaml > /opt/flink/conf/config.yaml" in script
     assert "flink-secret" not in json.dumps(pod)  # no secret Flink options on the dev stack
 
 

@@ -85,6 +85,58 @@ def flink_home(version: str) -> Path:
     return home
 
 
+def _download_scripts(full_version: str) -> Path:
+    pattern = f"apache[-_]flink-{full_version}*"  # not apache-flink-libraries
+    FLINK_CACHE.mkdir(parents=True, exist_ok=True)
+    found = [c for c in FLINK_CACHE.glob(pattern) if c.is_file()]
+    if not found:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(FLINK_CACHE),
+             f"apache-flink=={full_version}"],
+            capture_output=True, text=True, check=False,
+        )
+        found = [c for c in FLINK_CACHE.glob(pattern) if c.is_file()]
+        if not found:
+            reason = result.stderr.strip()[-300:]
+            missing(f"Flink {full_version}'s scripts (pip download apache-flink failed: {reason})")
+    return found[0]
+
+
+def flink_scripts(version: str) -> Path:
+    """A directory with bin/ (Flink's shell scripts plus bash-java-utils.jar) and conf/ (its defaults),
+    from the `apache-flink` package of the same release: what the official image has besides lib/."""
+    full_version = FLINK_RELEASES.get(version, version)
+    root = FLINK_CACHE / f"scripts-{full_version}"
+    if (root / "bin" / "jobmanager.sh").is_file():
+        return root
+    archive = _download_scripts(full_version)
+    staging = Path(tempfile.mkdtemp(dir=FLINK_CACHE, prefix=".scripts-"))
+    try:
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as whl:
+                names = [n for n in whl.namelist() if n.startswith(("pyflink/bin/", "pyflink/conf/"))]
+                whl.extractall(staging, names)
+            dist = staging / "pyflink"
+        else:
+            with tarfile.open(archive) as sdist:
+                members = [m for m in sdist.getmembers() if "/deps/bin/" in m.name or "/deps/conf/" in m.name]
+                sdist.extractall(staging, members, filter="data")
+            dist = next(staging.glob("*/deps"))
+        # A wheel keeps no file modes; the distribution's scripts are executable.
+        for script in (dist / "bin").iterdir():
+            script.chmod(0o755)
+        shutil.copy2(flink_home(version) / "bin" / "bash-java-utils.jar", dist / "bin" / "bash-java-utils.jar")
+        (dist / "bin" / "bash-java-utils.jar").chmod(0o644)
+        final = staging / "final"
+        final.mkdir()
+        (dist / "bin").rename(final / "bin")
+        (dist / "conf").rename(final / "conf")
+        final.rename(root)  # atomic: never a half-built tree
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root
+
+
 def read_config_file(files: Mapping[str, str]) -> dict[str, Any]:
     """Parse the rendered configuration the way Flink does: YAML for config.yaml, lines otherwise."""
     if "config.yaml" in files:
@@ -276,4 +328,4 @@ class FlinkCluster:
 if __name__ == "__main__":
     # `python -m tests.harness.flink`: fetch and unpack every distribution the tests boot.
     for release in FLINK_RELEASES:
-        print(f"Flink {FLINK_RELEASES[release]}: {flink_home(release)}")
+        print(f"Flink {FLINK_RELEASES[release]}: {flink_home(release)}, scripts {flink_scripts(release)}")
