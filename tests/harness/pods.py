@@ -144,16 +144,20 @@ class PodCluster:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def start(self) -> PodCluster:
+    def start(self, on_network: Callable[[str], None] | None = None) -> PodCluster:
+        """Start every pod; `on_network(node_netns)` runs once the node namespace exists, before any pod
+        (e.g. to start a server the pods talk to)."""
         try:
-            self._start()
+            self._start(on_network)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start(self) -> None:
+    def _start(self, on_network: Callable[[str], None] | None) -> None:
         self.network.create()
+        if on_network is not None:
+            on_network(self.network.node)
         for deployment in self.deployments:
             template = deployment["spec"]["template"]
             for index in range(int(deployment["spec"].get("replicas", 1))):
@@ -329,7 +333,7 @@ class PodCluster:
         """Run `fn` in the node's network namespace (where the kubelet and the test's clients sit)."""
         return in_netns(self.network.node, fn, timeout)
 
-    def get(self, pod: Pod, port: int, path: str, timeout: float = 5) -> requests.Response:
+    def get(self, pod: Pod, port: int, path: str, timeout: float = 30) -> requests.Response:
         return self.in_node(lambda: requests.get(f"http://{pod.ip}:{port}{path}", timeout=timeout))
 
     def probe(self, pod: Pod, container: Container, kind: str) -> bool:
