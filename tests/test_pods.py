@@ -27,6 +27,7 @@ IMAGES = {"1.18": "flink:1.18.1-java17", "1.20": "flink:1.20.3-java17", "2.2": "
 # The Hologres password reaches the pods through secretKeyRef: `$`, spaces and `*` must arrive unchanged.
 SENTINEL = "S3NT1NEL $HOME *.jar  two  spaces $(POD_IP)"
 BOOT_TIMEOUT_S = 240
+HA_TIMEOUT_S = 180
 # A user setting, through the program's flinkConfig: on a 2-core machine shared with other test runs the
 # JobManager can take over 10 s (the default) to accept a slot offer, and the TaskManager frees the slot.
 LOADED_MACHINE = {"taskmanager.slot.timeout": "60 s"}
@@ -198,10 +199,10 @@ def test_ha_addresses_the_pods_namespace(version: str) -> None:
         pods.start(recorder.listen)
         jobmanager = pods.pods[0]
         started, argv = time.monotonic(), []
-        while not (recorder.requests and argv) and time.monotonic() - started < 120:
+        while not (recorder.requests and argv) and time.monotonic() - started < HA_TIMEOUT_S:
             if jobmanager.container().running():
                 command = jobmanager.container().cmdline()
-                argv = command if "--host" in command else argv
+                argv = command if any(a.endswith(".StandaloneSessionClusterEntrypoint") for a in command) else argv
             time.sleep(0.2)
     finally:
         pods.stop()
@@ -209,5 +210,9 @@ def test_ha_addresses_the_pods_namespace(version: str) -> None:
     paths = [path for _, path in recorder.requests]
     assert paths, f"Flink made no Kubernetes API request:\n{pods.logs()[-3000:]}"
     assert all(path.startswith("/api/v1/namespaces/team-flink/") for path in paths), paths
-    # $(POD_IP) expanded: jobmanager.sh passed the pod IP on as the address the JobManager advertises.
-    assert argv[argv.index("--host") + 1] == jobmanager.ip
+    # $(POD_IP) expanded: jobmanager.sh passed the pod IP on as the address the JobManager advertises
+    # (1.x as `--host <ip>`, 2.x as `-D jobmanager.rpc.address=<ip>`).
+    assert argv, "the JobManager's Java process was never seen"
+    advertised = (argv[argv.index("--host") + 1] if "--host" in argv else
+                  [a.split("=", 1)[1] for a in argv if a.startswith("jobmanager.rpc.address=")][-1])
+    assert advertised == jobmanager.ip
