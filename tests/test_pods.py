@@ -216,3 +216,40 @@ def test_ha_addresses_the_pods_namespace(version: str) -> None:
     advertised = (argv[argv.index("--host") + 1] if "--host" in argv else
                   [a.split("=", 1)[1] for a in argv if a.startswith("jobmanager.rpc.address=")][-1])
     assert advertised == jobmanager.ip
+
+
+def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -> None:
+    """Target ack (the dev stack): the RAM user's AccessKey reaches Flink's effective config through the
+    Secret's file key and the init container, never env, and Flink's REST API masks it."""
+    from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
+    from tests.harness.flink import flink_home
+
+    run = run_program({}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    # The libraries package has no file-system plugins; a real plugin jar of the distribution stands in
+    # for the image's opt/flink-oss-fs-hadoop-<version>.jar, under another patch release than the image's.
+    stand_in = next((flink_home("1.20") / "plugins" / "metrics-slf4j").glob("*.jar"))
+    pods = PodCluster(kubernetes_objects(run), version="1.20", deployments=["flink-jobmanager"],
+                      extra_opt={"flink-oss-fs-hadoop-1.20.9.jar": stand_in})
+    try:
+        pods.start()
+        jobmanager = pods.pods[0]
+        container = jobmanager.container()
+        pods.wait_for("the REST API", lambda: pods.get(jobmanager, 8081, "/overview").ok, BOOT_TIMEOUT_S)
+        merged = container.path("/opt/flink/conf/config.yaml")
+        stat = merged.stat()
+        assert (stat.st_uid, stat.st_mode & 0o777) == (9999, 0o600)
+        effective = read_config_file({"config.yaml": merged.read_text()})
+        unchanged = effective.get("fs.oss.accessKeySecret") == ACCESS_KEY_SECRET
+        assert unchanged, "the OSS AccessKey secret changed on its way into Flink's config"
+        assert not container.path("/opt/flink/secret-options").exists()  # only the init container mounts it
+        assert all(ACCESS_KEY_SECRET not in value for value in container.environ().values())
+        served = pods.get(jobmanager, 8081, "/jobmanager/config")
+        assert ACCESS_KEY_SECRET not in served.text
+        masked = {e["key"]: e["value"] for e in served.json()}["fs.oss.accessKeySecret"]
+        assert masked == "******"
+        link = os.readlink(container.path("/opt/flink/pod-plugins/flink-oss-fs-hadoop/flink-oss-fs-hadoop-1.20.9.jar"))
+        assert link == "/opt/flink/opt/flink-oss-fs-hadoop-1.20.9.jar"
+        assert "flink-oss-fs-hadoop" in container.logs(tail=10**7)  # Flink's plugin manager loaded the directory
+    finally:
+        pods.stop()
