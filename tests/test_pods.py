@@ -184,14 +184,12 @@ def test_the_start_path_is_the_manifests_and_values_arrive_unchanged(cluster: Bo
         assert link == "/opt/flink/plugins/metrics-prometheus" and list(container.path(link).glob("*.jar"))
 
 
-@pytest.mark.parametrize("version", sorted(IMAGES))
-def test_ha_addresses_the_pods_namespace(version: str) -> None:
+def _ha_requests(version: str, flink_config: dict[str, str] | None = None) -> tuple[list[str], list[str], str]:
+    """Boot the HA JobManager pod against the API recorder: (request paths, its Java argv, its pod IP)."""
     run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "namespace": "team-flink",
-                       "stateStorage": "file:///tmp/flink-state", "highAvailability": "kubernetes"},
-                      secrets=SECRETS)
+                       "stateStorage": "file:///tmp/flink-state", "highAvailability": "kubernetes",
+                       "flinkConfig": flink_config or {}}, secrets=SECRETS)
     assert run.error is None, run.raw
-    options = read_config_file(dict([rendered_config(run)]))
-    assert options["kubernetes.namespace"] == "team-flink"
     recorder = ApiRecorder()
     pods = PodCluster(kubernetes_objects(run), version=version, deployments=["flink-jobmanager"],
                       api_server=recorder.api_server)
@@ -209,13 +207,26 @@ def test_ha_addresses_the_pods_namespace(version: str) -> None:
         recorder.close()
     paths = [path for _, path in recorder.requests]
     assert paths, f"Flink made no Kubernetes API request:\n{pods.logs()[-3000:]}"
+    assert argv, "the JobManager's Java process was never seen"
+    return paths, argv, jobmanager.ip
+
+
+@pytest.mark.parametrize("version", sorted(IMAGES))
+def test_ha_addresses_the_pods_namespace(version: str) -> None:
+    paths, argv, pod_ip = _ha_requests(version)
     assert all(path.startswith("/api/v1/namespaces/team-flink/") for path in paths), paths
     # $(POD_IP) expanded: jobmanager.sh passed the pod IP on as the address the JobManager advertises
     # (1.x as `--host <ip>`, 2.x as `-D jobmanager.rpc.address=<ip>`).
-    assert argv, "the JobManager's Java process was never seen"
     advertised = (argv[argv.index("--host") + 1] if "--host" in argv else
                   [a.split("=", 1)[1] for a in argv if a.startswith("jobmanager.rpc.address=")][-1])
-    assert advertised == jobmanager.ip
+    assert advertised == pod_ip
+
+
+def test_without_the_namespace_option_flink_addresses_default() -> None:
+    """The old rendering's failure, seen by the same recorder: Flink's own default is `default`, where the
+    program's Role does not apply (here forced through flinkConfig, which overrides the rendered option)."""
+    paths, _, _ = _ha_requests("1.20", {"kubernetes.namespace": "default"})
+    assert all(path.startswith("/api/v1/namespaces/default/") for path in paths), paths
 
 
 def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -> None:
