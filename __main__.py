@@ -39,7 +39,7 @@ if cloud_args is not None:
     k8s_provider = cloud.k8s_provider
     image = mirror_image(flink_settings.image, cloud.image_registry_mirror)
     rest_service = {"rest_service_type": "LoadBalancer", "rest_service_annotations": cloud.rest_service_annotations,
-                    "pod_annotations": cloud.pod_annotations, "rest_node_port": None, "query_state_node_port": None}
+                    "pod_annotations": cloud.pod_annotations, "rest_node_port": None}
     derived_rest_url: pulumi.Input[str] | None = cloud.flink_rest_url
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
@@ -85,6 +85,13 @@ writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologr
                         login=settings.security.writer_login, rotation=settings.security.credentials_rotation,
                         sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert)
 
+# `up` waits until every TaskManager registered, through a REST URL this machine reaches: the one
+# given, the public SLB, a LoadBalancer's address, or the intranet SLB when jobs go through it anyway.
+jobs_configured = any(job.jar for job in settings.jobs)
+ready_rest_url = settings.flink_rest_url or (
+    derived_rest_url if settings.alicloud is not None
+    and (settings.alicloud.ui_access == "internet" or jobs_configured) else None)
+
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
 flink = FlinkSessionCluster(
     "flink",
@@ -106,6 +113,9 @@ flink = FlinkSessionCluster(
         state_scheme=state_scheme,
         secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
+        ready_rest_url=ready_rest_url,
+        ready_via_load_balancer=settings.alicloud is None,
+        ready_deadline_seconds=settings.job_deadlines.rest_seconds,
         **rest_service,
         metrics_port=settings.metrics.port,
         pod_monitor=settings.metrics.pod_monitor,
@@ -154,7 +164,7 @@ for job in (j for j in settings.jobs if j.jar):
             initial_savepoint_path=job.initial_savepoint_path,
             # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
             # check it survived, or resubmit it from its last snapshot, in the same `up`.
-            cluster_revision=pulumi.Output.all(flink.config_checksum, flink.namespace).apply(":".join),
+            cluster_revision=flink.revision,
             **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
                if rest_auth is not None else {}),
         ),

@@ -22,7 +22,6 @@ JOBMANAGER_RPC_PORT = 6123
 BLOB_SERVER_PORT = 6124
 REST_PORT = 8081
 TASKMANAGER_RPC_PORT = 6122
-QUERYABLE_STATE_PROXY_PORT = 6125
 
 LOG4J_CONSOLE_FILE = "log4j-console.properties"
 
@@ -194,10 +193,6 @@ def config_file_name(version: FlinkVersion) -> str:
     return "flink-conf.yaml" if version.release <= (1, 18) else "config.yaml"
 
 
-def has_queryable_state(version: FlinkVersion) -> bool:
-    return version.major < 2
-
-
 def has_log4shell(version: FlinkVersion) -> bool:
     """Flink releases whose images ship a Log4j affected by CVE-2021-44228 (fixed in 1.11.6/1.12.7/1.13.5/1.14.2)."""
     fixed = {(1, 11): 6, (1, 12): 7, (1, 13): 5, (1, 14): 2}
@@ -280,6 +275,8 @@ class SessionClusterConfig:
     high_availability_cluster_id: str | None = None
     # Set: Flink's Prometheus reporter listens on this port in every pod (flink_metrics).
     metrics_port: int | None = None
+    # The pods' namespace: where Flink's Kubernetes client keeps the HA ConfigMaps.
+    namespace: str = "default"
 
 
 def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
@@ -299,14 +296,13 @@ def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
         "jobmanager.memory.process.size": spec.jobmanager_process_memory,
         "taskmanager.memory.process.size": spec.taskmanager_process_memory,
     }
-    if has_queryable_state(spec.version):
-        options["queryable-state.proxy.ports"] = QUERYABLE_STATE_PROXY_PORT
     if spec.java_version >= 11:
         options["env.java.opts.all"] = JAVA17_MODULE_OPTS
     if spec.state is not None:
         options.update(state_options(spec.version, spec.state))
         if spec.high_availability_cluster_id:
-            options.update(high_availability_options(spec.version, spec.high_availability_cluster_id, spec.state))
+            options.update(high_availability_options(spec.version, spec.high_availability_cluster_id, spec.state,
+                                                     namespace=spec.namespace))
     if spec.metrics_port:
         options.update(flink_metrics.reporter_options(spec.metrics_port))
     options.update(spec.extra)
@@ -336,6 +332,21 @@ def render_config_file(version: FlinkVersion, options: Mapping[str, Any]) -> tup
     return name, header + body
 
 
+def render_secret_options(version: FlinkVersion, options: Mapping[str, str]) -> str:
+    """Secret options as lines the init container appends to the config file, in its syntax.
+
+    config.yaml is YAML, so values are quoted as YAML needs; flink-conf.yaml lines are split at the
+    first ': ' and trimmed, and '#' starts a comment, so values that cannot survive that are refused.
+    """
+    if config_file_name(version) == "config.yaml":
+        return yaml.safe_dump(dict(sorted(options.items())), default_flow_style=False, width=1 << 16)
+    for key, value in options.items():
+        if "#" in value or "\n" in value or value != value.strip():
+            raise ValueError(f"the secret Flink option '{key}' holds '#', a newline or surrounding spaces, "
+                             f"which flink-conf.yaml (Flink {version}) cannot carry; use Flink 1.19 or later")
+    return "".join(f"{key}: {value}\n" for key, value in sorted(options.items()))
+
+
 def render_config_files(spec: SessionClusterConfig) -> dict[str, str]:
     """The ConfigMap's data: the configuration file and log4j-console.properties."""
     name, content = render_config_file(spec.version, flink_options(spec))
@@ -354,7 +365,7 @@ def config_checksum(files: Mapping[str, str], secret_keys: Iterable[str]) -> str
 
 # --- durable state and high availability --------------------------------------------------------
 
-# The official image's entrypoint links these from opt/ into plugins/ (ENABLE_BUILT_IN_PLUGINS).
+# The file-system plugins every official image carries in opt/ (as <name>-<version>.jar).
 _FILESYSTEM_PLUGINS = {
     "oss": "flink-oss-fs-hadoop",
     "s3": "flink-s3-fs-presto",
@@ -404,17 +415,16 @@ class StateLocation:
         return self._child("ha")
 
 
+def filesystem_plugin(scheme: str) -> str | None:
+    """The plugin (jar prefix in the image's opt/) a scheme needs, or None when Flink reads it natively."""
+    return _FILESYSTEM_PLUGINS.get(scheme)
+
+
 def filesystem_plugin_jar(scheme: str, version: FlinkVersion) -> str | None:
-    """The jar name in the image's opt/ for a scheme, or None when Flink needs no plugin for it."""
-    plugin = _FILESYSTEM_PLUGINS.get(scheme)
-    if plugin is None:
-        return None
-    if version.patch is None:
-        raise ValueError(
-            f"the {plugin} plugin's jar name needs Flink's full version, but only {version} is known; "
-            f"set flinkVersion to e.g. {version}.0, or use an image tag with the patch version"
-        )
-    return f"{plugin}-{version}.jar"
+    """The jar pattern the init container links from opt/: any patch release of the image matches."""
+    # `version` stays in the signature for callers; the pattern no longer depends on the patch release.
+    plugin = filesystem_plugin(scheme)
+    return None if plugin is None else f"{plugin}-*.jar"
 
 
 def state_options(version: FlinkVersion, location: StateLocation) -> dict[str, Any]:
@@ -425,7 +435,8 @@ def state_options(version: FlinkVersion, location: StateLocation) -> dict[str, A
     return {"state.checkpoints.dir": location.checkpoints, "state.savepoints.dir": location.savepoints}
 
 
-def high_availability_options(version: FlinkVersion, cluster_id: str, location: StateLocation) -> dict[str, Any]:
+def high_availability_options(version: FlinkVersion, cluster_id: str, location: StateLocation, *,
+                              namespace: str) -> dict[str, Any]:
     """Kubernetes HA: leader election and job metadata in ConfigMaps, the rest under `location`."""
     # `high-availability.type` and the `kubernetes` short name arrived in 1.16; older releases take the factory.
     type_option = ({"high-availability.type": "kubernetes"} if version.release >= (1, 16)
@@ -433,6 +444,9 @@ def high_availability_options(version: FlinkVersion, cluster_id: str, location: 
     return {
         **type_option,
         "kubernetes.cluster-id": cluster_id,
+        # Flink's Kubernetes client does not read the pod's namespace: without this it uses `default`,
+        # where the Role does not apply, and the JobManager fails to start.
+        "kubernetes.namespace": namespace,
         "high-availability.storageDir": location.high_availability,
         # A failing job backs off instead of hammering its sink; `restart-strategy.type` arrived in 1.17.
         ("restart-strategy.type" if version.release >= (1, 17) else "restart-strategy"): "exponential-delay",

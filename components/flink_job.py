@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 import pulumi
 import pulumi.dynamic as dynamic
-from pulumi.runtime import rpc
 
+from components import flink_rest_access
 from components.flink_job_capacity import reserve_slots
 from components.flink_job_health import HEALTH_KEYS, drifted
 from components.flink_job_spec import (
@@ -103,12 +103,8 @@ def current_job_id(resource_id: str, outputs: Mapping[str, Any]) -> str:
 
 
 def _client(spec: JobSpec, props: Mapping[str, Any]) -> FlinkRestClient:
-    """A REST client for the job's cluster: the REST proxy's CA pinned and its basic auth, when given
-    (the password arrives wrapped as a secret)."""
-    password = rpc.unwrap_rpc_secret(props.get("rest_password"))
-    user = props.get("rest_user")
-    return FlinkRestClient(spec.rest_url, ca_pem=props.get("rest_ca_pem") or None,
-                           auth=(user, password) if user and password else None)
+    """A REST client for the job's cluster, through its authenticating proxy when it has one."""
+    return flink_rest_access.client(spec.rest_url, props)
 
 
 def _outputs(props: Mapping[str, Any], spec: JobSpec, job_id: str, status: JobStatus,
@@ -353,8 +349,7 @@ class FlinkJobArgs:
         """The resource's input properties (snake_case keys, as the provider reads them)."""
         props = {key: getattr(self, key) for key in INPUT_KEYS}
         props["job_name"] = self.job_name or default_job_name
-        if self.rest_password is not None:
-            props["rest_password"] = pulumi.Output.secret(self.rest_password)
+        props.update(flink_rest_access.access_inputs(self.rest_ca_pem, self.rest_user, self.rest_password))
         return props
 
 

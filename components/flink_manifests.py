@@ -8,15 +8,25 @@ functions serve the component and the tests.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from components import flink_config, flink_metrics
 
 # The Flink image runs as user/group `flink` (9999); the tutorial pins the same uid.
 FLINK_UID = 9999
-CONF_DIR = "/opt/flink/conf"
-CONF_TEMPLATE_DIR = "/opt/flink/conf-template"
+# Every official image (apache/flink-docker, e.g. 1.20/scala_2.12-java17-ubuntu/Dockerfile at
+# 983be3455636eb12cd1d3dee1efc8e32c4b875db) sets FLINK_HOME=/opt/flink and ships bin/jobmanager.sh,
+# bin/taskmanager.sh, opt/ and plugins/ there; the pods start through those scripts, not the entrypoint.
+FLINK_HOME = "/opt/flink"
+# Writable emptyDirs: the complete configuration (FLINK_CONF_DIR) and the plugins Flink loads (FLINK_PLUGINS_DIR).
+CONF_DIR = f"{FLINK_HOME}/conf"
+PLUGINS_DIR = f"{FLINK_HOME}/pod-plugins"
+# Read-only volumes the init container merges from.
+CONF_TEMPLATE_DIR = f"{FLINK_HOME}/conf-template"
+SECRET_DIR = f"{FLINK_HOME}/secret-options"
+# The Secret's file key with the secret Flink options, already in the config file's syntax.
+SECRET_OPTIONS_KEY = "flink-secret-options"
 
 # A value known only at deploy time (a pulumi Output), or a plain one.
 Deferred = Any
@@ -39,10 +49,6 @@ class ClusterNames:
     @property
     def rest_service(self) -> str:
         return f"{self.prefix}-jobmanager-rest"
-
-    @property
-    def query_state_service(self) -> str:
-        return f"{self.prefix}-taskmanager-query-state"
 
     @property
     def config_map(self) -> str:
@@ -88,8 +94,10 @@ class PodSpecInput:
     checksum: Deferred
     pod_annotations: Deferred = None
     service_account: Deferred = None
-    # Not secret, needed by the image itself (e.g. ENABLE_BUILT_IN_PLUGINS).
-    plain_env: Mapping[str, str] = field(default_factory=dict)
+    # The file-system plugin (directory name in plugins/, jar prefix in opt/), e.g. flink-oss-fs-hadoop.
+    filesystem_plugin: str | None = None
+    # The Secret holds SECRET_OPTIONS_KEY: merged into the config file by the init container.
+    secret_options: bool = False
     # Kubernetes HA: the JobManager advertises its pod IP instead of the Service name.
     advertise_pod_ip: bool = False
     # Set: the Prometheus reporter's named port and the prometheus.io scrape annotations (flink_metrics).
@@ -105,8 +113,6 @@ def _ports(spec: PodSpecInput) -> list[dict[str, Any]]:
         ]
     else:
         ports = [{"name": "rpc", "containerPort": flink_config.TASKMANAGER_RPC_PORT}]
-        if flink_config.has_queryable_state(spec.version):
-            ports.append({"name": "query-state", "containerPort": flink_config.QUERYABLE_STATE_PROXY_PORT})
     if spec.metrics_port:  # metrics hook (issue 13)
         ports.append(flink_metrics.container_port(spec.metrics_port))
     return ports
@@ -137,6 +143,51 @@ _CONTAINER_SECURITY = {
 }
 
 
+def init_script(config_file_name: str, *, secret_options: bool, filesystem_plugin: str | None) -> str:
+    """The init container's POSIX sh script (only tools every official image has: cat, ln, mkdir).
+
+    It writes the complete configuration into FLINK_CONF_DIR, readable by the Flink user only (the
+    secret options are in it), and fills FLINK_PLUGINS_DIR with the image's own plugins plus the
+    file-system plugin found in opt/ by pattern, so no jar name carries a patch release.
+    """
+    sources = f"{CONF_TEMPLATE_DIR}/{config_file_name}"
+    if secret_options:
+        sources += f" {SECRET_DIR}/{SECRET_OPTIONS_KEY}"
+    lines = [
+        "set -eu",
+        "umask 077",
+        # `cat` copies bytes: no shell expansion or trimming ever touches a value.
+        f"cat {sources} > {CONF_DIR}/{config_file_name}",
+        f"cat {CONF_TEMPLATE_DIR}/{flink_config.LOG4J_CONSOLE_FILE} > {CONF_DIR}/{flink_config.LOG4J_CONSOLE_FILE}",
+        # The image's plugins (metrics reporters, …) stay available: link each directory.
+        f"for dir in {FLINK_HOME}/plugins/*/; do",
+        f"  if [ -d \"$dir\" ]; then ln -sf \"${{dir%/}}\" {PLUGINS_DIR}/; fi",
+        "done",
+    ]
+    if filesystem_plugin:
+        target = f"{PLUGINS_DIR}/{filesystem_plugin}"
+        lines += [
+            f"if [ ! -e {target} ]; then",
+            f"  set -- {FLINK_HOME}/opt/{filesystem_plugin}-*.jar",
+            f"  [ -f \"$1\" ] || {{ echo \"{filesystem_plugin}-*.jar is not in {FLINK_HOME}/opt of this image\" >&2;"
+            " exit 1; }",
+            f"  mkdir {target}",
+            f"  ln -sf \"$@\" {target}/",
+            "fi",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main_command(spec: PodSpecInput) -> tuple[list[str], list[str]]:
+    """command and args of the Flink container: Flink's own start script in the foreground."""
+    script = "jobmanager.sh" if spec.component == "jobmanager" else "taskmanager.sh"
+    args = ["start-foreground"]
+    if spec.advertise_pod_ip and spec.component == "jobmanager":
+        # jobmanager.sh takes a host as its second argument and passes it on as --host (HA: the pod IP).
+        args.append("$(POD_IP)")
+    return [f"{FLINK_HOME}/bin/{script}"], args
+
+
 def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     """spec of a JobManager/TaskManager Deployment."""
     memory = flink_config.container_memory(flink_config.parse_memory(spec.process_memory))
@@ -146,12 +197,10 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
         {"name": key, "valueFrom": {"secretKeyRef": {"name": spec.secret_name, "key": key}}}
         for key in sorted(spec.secret_keys)
     ]
-    env += [{"name": key, "value": value} for key, value in sorted(spec.plain_env.items())]
-    args = [spec.component]
+    env += [{"name": "FLINK_CONF_DIR", "value": CONF_DIR}, {"name": "FLINK_PLUGINS_DIR", "value": PLUGINS_DIR}]
     if spec.advertise_pod_ip:
         env.append({"name": "POD_IP", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.podIP"}}})
-        if spec.component == "jobmanager":
-            args.append("$(POD_IP)")
+    command, args = main_command(spec)
     pod_metadata: dict[str, Any] = {
         "labels": labels(spec.instance, spec.component, spec.version),
         # A new checksum rolls the pods: the tutorial's manual redeploy step, done by Kubernetes.
@@ -162,58 +211,73 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     if spec.metrics_port:  # metrics hook (issue 13): ours win over the cloud's
         pod_metadata["annotations"] = _with_annotations(pod_metadata["annotations"],
                                                         flink_metrics.scrape_annotations(spec.metrics_port))
+    work_mounts = [{"name": "flink-config", "mountPath": CONF_DIR},
+                   {"name": "flink-plugins", "mountPath": PLUGINS_DIR}]
+    init_mounts = [{"name": "flink-config-template", "mountPath": CONF_TEMPLATE_DIR, "readOnly": True},
+                   *work_mounts]
+    volumes: list[dict[str, Any]] = [
+        {"name": "flink-config-template", "configMap": {
+            "name": spec.config_map_name,
+            "items": [
+                {"key": spec.config_file_name, "path": spec.config_file_name},
+                {"key": flink_config.LOG4J_CONSOLE_FILE, "path": flink_config.LOG4J_CONSOLE_FILE},
+            ],
+        }},
+        {"name": "flink-config", "emptyDir": {"sizeLimit": "16Mi"}},
+        {"name": "flink-plugins", "emptyDir": {"sizeLimit": "16Mi"}},
+    ]
+    if spec.secret_options:
+        # Only the init container sees the secret options, and only as a file: never as env.
+        init_mounts.append({"name": "flink-secret-options", "mountPath": SECRET_DIR, "readOnly": True})
+        volumes.append({"name": "flink-secret-options", "secret": {
+            "secretName": spec.secret_name, "defaultMode": 0o400,
+            "items": [{"key": SECRET_OPTIONS_KEY, "path": SECRET_OPTIONS_KEY}],
+        }})
     pod_spec: dict[str, Any] = {
         "securityContext": {
             "runAsNonRoot": True, "runAsUser": FLINK_UID, "runAsGroup": FLINK_UID, "fsGroup": FLINK_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        # The image's entrypoint edits conf/ in place, and ConfigMap volumes are read-only: copy the
-        # rendered files into a writable emptyDir first.
         "initContainers": [{
             "name": "config",
             "image": spec.image,
-            "command": ["sh", "-c", f"cp -L {CONF_TEMPLATE_DIR}/* {CONF_DIR}/"],
+            "command": ["sh", "-c", init_script(spec.config_file_name, secret_options=spec.secret_options,
+                                                filesystem_plugin=spec.filesystem_plugin)],
             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
                           "limits": {"cpu": "100m", "memory": "64Mi"}},
             "securityContext": _CONTAINER_SECURITY,
-            "volumeMounts": [
-                {"name": "flink-config-template", "mountPath": CONF_TEMPLATE_DIR, "readOnly": True},
-                {"name": "flink-config", "mountPath": CONF_DIR},
-            ],
+            "volumeMounts": init_mounts,
         }],
         "containers": [{
             "name": spec.component,
             "image": spec.image,
             "imagePullPolicy": "IfNotPresent",
+            "command": command,
             "args": args,
             "ports": _ports(spec),
             "env": env,
             "resources": resources,
             "securityContext": _CONTAINER_SECURITY,
-            "volumeMounts": [{"name": "flink-config", "mountPath": CONF_DIR}],
+            "volumeMounts": work_mounts,
             **_probes(spec),
         }],
-        "volumes": [
-            {"name": "flink-config-template", "configMap": {
-                "name": spec.config_map_name,
-                "items": [
-                    {"key": spec.config_file_name, "path": spec.config_file_name},
-                    {"key": flink_config.LOG4J_CONSOLE_FILE, "path": flink_config.LOG4J_CONSOLE_FILE},
-                ],
-            }},
-            {"name": "flink-config", "emptyDir": {"sizeLimit": "16Mi"}},
-        ],
+        "volumes": volumes,
     }
     if spec.service_account:
         pod_spec["serviceAccountName"] = spec.service_account
     else:
         # Flink talks to the Kubernetes API only for HA; without it the pods get no token.
         pod_spec["automountServiceAccountToken"] = False
-    return {
+    deployment: dict[str, Any] = {
         "replicas": spec.replicas,
         "selector": {"matchLabels": selector_labels(spec.instance, spec.component)},
         "template": {"metadata": pod_metadata, "spec": pod_spec},
     }
+    if spec.component == "jobmanager":
+        # Never two JobManagers at once: a rolling update would put both behind one Service (and, without
+        # HA, TaskManagers and jobs on the old one), so the old pod goes before the new one starts.
+        deployment["strategy"] = {"type": "Recreate"}
+    return deployment
 
 
 def _merge_annotations(extra: Deferred, checksum: Deferred) -> Deferred:
@@ -253,21 +317,8 @@ def rest_service_spec(instance: str, service_type: str, node_port: int | None) -
     return {"type": service_type, "selector": selector_labels(instance, "jobmanager"), "ports": [port]}
 
 
-def query_state_service_spec(instance: str, service_type: str, node_port: int | None) -> dict[str, Any]:
-    port: dict[str, Any] = {"name": "query-state", "port": flink_config.QUERYABLE_STATE_PROXY_PORT,
-                            "targetPort": "query-state"}
-    if service_type == "NodePort" and node_port is not None:
-        port["nodePort"] = node_port
-    return {"type": service_type, "selector": selector_labels(instance, "taskmanager"), "ports": [port]}
-
-
 # Kubernetes HA stores leader election and job metadata in ConfigMaps (a ConfigMap lock, no Leases).
 HA_RBAC_RULES = [
     {"apiGroups": [""], "resources": ["configmaps"],
      "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
 ]
-
-
-def flink_properties(options: Mapping[str, str]) -> str:
-    """The FLINK_PROPERTIES text the official image's entrypoint appends to the config file."""
-    return "".join(f"{key}: {value}\n" for key, value in sorted(options.items()))

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import flink_config, flink_manifests, flink_metrics, flink_rest_auth, flink_rest_proxy
+from components.flink_cluster_gate import DEFAULT_DEADLINE_S, ClusterReady, ClusterReadyArgs
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -32,7 +33,6 @@ class FlinkSessionClusterArgs:
     rest_service_type: ServiceType = "ClusterIP"
     rest_service_annotations: pulumi.Input[Mapping[str, str]] | None = None
     rest_node_port: int | None = 30081
-    query_state_node_port: int | None = 30025
     pod_annotations: pulumi.Input[Mapping[str, str]] | None = None
     create_namespace: bool = True
     # Runs the pods as this ServiceAccount (HA creates its own); none: no API token is mounted.
@@ -43,9 +43,15 @@ class FlinkSessionClusterArgs:
     state_scheme: str | None = None
     high_availability: bool = False
     ha_cluster_id: str = "flink-hologres"
-    # Flink options that must stay secret (file-system credentials): they reach the pods through the
-    # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
+    # Flink options that must stay secret (file-system credentials): a file in the Secret that the init
+    # container appends to the configuration (mode 0600), never env and never the ConfigMap.
     secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
+    # A REST URL the deploying machine reaches: `up` then waits until every TaskManager registered
+    # (ClusterReady) and fails in one line otherwise. `ready_via_load_balancer`: the REST Service's own
+    # LoadBalancer address. Neither: no gate (nothing outside the cluster can ask Flink).
+    ready_rest_url: pulumi.Input[str] | None = None
+    ready_via_load_balancer: bool = False
+    ready_deadline_seconds: float = DEFAULT_DEADLINE_S
     # Prometheus reporter port in every pod (None: off); a PodMonitor for the Prometheus Operator when asked.
     metrics_port: int | None = flink_metrics.DEFAULT_METRICS_PORT
     pod_monitor: bool = False
@@ -73,8 +79,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
         version, size = args.version, args.size
-        plugin = flink_config.filesystem_plugin_jar(args.state_scheme, version) if args.state_scheme else None
-        plain_env = {"ENABLE_BUILT_IN_PLUGINS": plugin} if plugin else {}
+        plugin = flink_config.filesystem_plugin(args.state_scheme) if args.state_scheme else None
 
         def render(values: dict[str, Any]) -> dict[str, str]:
             location = values["state_location"]
@@ -90,6 +95,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
                 metrics_port=args.metrics_port,
+                namespace=args.namespace,
             ))
 
         # The state location and some options may only be known at deploy time (a bucket's name).
@@ -99,11 +105,11 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         ).apply(render)
         config_file_name = flink_config.config_file_name(version)
         secret_values: dict[str, pulumi.Input[str]] = dict(args.secret_env)
+        env_keys = sorted(secret_values)  # the Secret's keys the pods read as env vars
         if args.secret_flink_options is not None:
-            secret_values["FLINK_PROPERTIES"] = pulumi.Output.from_input(args.secret_flink_options).apply(
-                flink_manifests.flink_properties)
-        secret_keys = sorted(secret_values)
-        checksum = config_files.apply(lambda files: flink_config.config_checksum(files, secret_keys))
+            secret_values[flink_manifests.SECRET_OPTIONS_KEY] = pulumi.Output.from_input(
+                args.secret_flink_options).apply(lambda options: flink_config.render_secret_options(version, options))
+        checksum = config_files.apply(lambda files: flink_config.config_checksum(files, sorted(secret_values)))
 
         def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
             meta: dict[str, Any] = {"namespace": namespace_name,
@@ -158,9 +164,10 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             spec = flink_manifests.deployment_spec(flink_manifests.PodSpecInput(
                 instance=name, component=component, version=version, image=args.image, replicas=replicas,
                 process_memory=memory, cpu=cpu, config_map_name=config_map_name,
-                config_file_name=config_file_name, secret_name=secret_name, secret_keys=secret_keys,
+                config_file_name=config_file_name, secret_name=secret_name, secret_keys=env_keys,
                 checksum=checksum, pod_annotations=args.pod_annotations,
-                service_account=service_account, plain_env=plain_env,
+                service_account=service_account, filesystem_plugin=plugin,
+                secret_options=args.secret_flink_options is not None,
                 advertise_pod_ip=args.high_availability, metrics_port=args.metrics_port,
             ))
             if rest_auth is not None and component == "jobmanager":  # issue 12
@@ -171,8 +178,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                                                                                  depends_on=pod_dependencies))
 
         jobmanager = deployment("jobmanager", 1, size.jobmanager_memory, size.jobmanager_cpu, names.jobmanager)
-        deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
-                   names.taskmanager)
+        taskmanager = deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
+                                 names.taskmanager)
 
         jobmanager_service = k8s.core.v1.Service(
             f"{name}-jobmanager-service",
@@ -187,16 +194,6 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
             opts=child,
         )
-        if flink_config.has_queryable_state(version):
-            # LoadBalancer is for the UI only; query state stays in the cluster unless NodePort was asked for.
-            query_type = "NodePort" if args.rest_service_type == "NodePort" else "ClusterIP"
-            k8s.core.v1.Service(
-                f"{name}-query-state-service",
-                metadata=metadata(names.query_state_service, "taskmanager"),
-                spec=flink_manifests.query_state_service_spec(name, query_type, args.query_state_node_port),
-                opts=child,
-            )
-
         if args.pod_monitor and args.metrics_port:  # metrics hook (issue 13): only when asked, the CRD may be absent
             monitor = flink_metrics.pod_monitor(name=f"{name}-flink", namespace=namespace_name,
                                                 labels=flink_manifests.labels(name, "metrics", version),
@@ -215,12 +212,31 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.total_slots = pulumi.Output.from_input(size.total_slots)
         self.config_files = config_files
         self.config_checksum = checksum
+        # Changes whenever the JobManager is replaced: its configuration, its Secret (a new name for new
+        # values), its namespace. Jobs take it as an input, so a roll reaches them in the same `up`.
+        self.revision = pulumi.Output.all(checksum, secret_name, self.namespace).apply(":".join)
         self.external_rest_url = (rest_service.status.apply(_load_balancer_url).apply(
                                       flink_rest_auth.https_url if rest_auth is not None else lambda url: url)
                                   if args.rest_service_type == "LoadBalancer" else pulumi.Output.from_input(None))
         self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
+        ready_url = args.ready_rest_url
+        if ready_url is None and args.ready_via_load_balancer and args.rest_service_type == "LoadBalancer":
+            ready_url = self.external_rest_url
+        if ready_url is not None and rest_auth is not None:  # through the authenticating proxy
+            ready_url = pulumi.Output.from_input(ready_url).apply(flink_rest_auth.https_url)
+        self.ready: ClusterReady | None = None
+        if ready_url is not None:
+            self.ready = ClusterReady(f"{name}-ready", ClusterReadyArgs(
+                rest_url=ready_url, namespace=self.namespace,
+                jobmanager_deployment=names.jobmanager, taskmanager_deployment=names.taskmanager,
+                expected_taskmanagers=size.task_managers, expected_slots=size.total_slots,
+                config_checksum=checksum, deadline_seconds=args.ready_deadline_seconds,
+                **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
+                   if rest_auth is not None else {}),
+            ), opts=pulumi.ResourceOptions(parent=self, depends_on=[jobmanager, taskmanager, jobmanager_service,
+                                                                    rest_service]))
         self.register_outputs({
             "namespace": self.namespace,
             "jobmanagerService": self.jobmanager_service,

@@ -12,7 +12,7 @@ from tests.harness.program import ProgramRun, run_program
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 # The only env vars that are not from the Secret: image mechanics, never credentials.
-NOT_SECRET_ENV = {"POD_IP", "ENABLE_BUILT_IN_PLUGINS"}
+NOT_SECRET_ENV = {"POD_IP", "FLINK_CONF_DIR", "FLINK_PLUGINS_DIR"}
 
 # A current Kubernetes release; ACK and ACS offer 1.3x.
 KUBERNETES_VERSION = "1.33.0"
@@ -67,6 +67,9 @@ def test_secret_and_config_references_resolve(program: ProgramRun) -> None:
                for s in _by_kind(objects, "Secret")}
     config_maps = {c["metadata"]["name"]: set(c["data"]) for c in _by_kind(objects, "ConfigMap")}
     references, mounted = 0, set()
+    env_secrets = {env["valueFrom"]["secretKeyRef"]["name"] for pod in _pods(objects)
+                   for container in pod["spec"]["containers"] for env in container.get("env", [])
+                   if "secretKeyRef" in env.get("valueFrom", {})}
     for pod in _pods(objects):
         for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
             for env in container.get("env", []):
@@ -82,10 +85,15 @@ def test_secret_and_config_references_resolve(program: ProgramRun) -> None:
             if "configMap" in volume:
                 keys = config_maps[volume["configMap"]["name"]]
                 assert {item["key"] for item in volume["configMap"]["items"]} <= keys
-            if "secret" in volume:  # the REST proxy's files (issue 12)
-                mounted.add(volume["secret"]["secretName"])
-                assert {item["key"] for item in volume["secret"]["items"]} <= secrets[volume["secret"]["secretName"]]
-    # Every key of the env Secret reaches both Deployments.
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                items = {item["key"] for item in volume["secret"]["items"]}
+                assert items <= secrets[name]
+                if name in env_secrets:  # the secret Flink options: a file for the init container only
+                    references += len(items)
+                else:  # the REST proxy's own Secret (issue 12), mounted into the sidecar only
+                    mounted.add(name)
+    # Every key of the env Secret reaches both Deployments (as env, or as the init container's file).
     assert references == 2 * sum(len(keys) for name, keys in secrets.items() if name not in mounted)
     assert references >= 10
 

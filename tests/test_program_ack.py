@@ -141,17 +141,20 @@ def test_the_prod_stack_example_is_protected_highly_available_and_upgrades_throu
     config = run.one("kubernetes:core/v1:ConfigMap").state()["data"]["config.yaml"]
     assert "high-availability.type: kubernetes" in config
     assert "state.savepoints.dir: oss://" in config
-    env = {e["name"]: e for e in run.by_name("flink-jobmanager").state()["spec"]["template"]["spec"]
-           ["containers"][0]["env"]}
-    assert env["ENABLE_BUILT_IN_PLUGINS"]["value"] == "flink-oss-fs-hadoop-1.20.3.jar"
-    assert "secretKeyRef" in env["FLINK_PROPERTIES"]["valueFrom"]  # the OSS AccessKey, from the Secret
+    pod = run.by_name("flink-jobmanager").state()["spec"]["template"]["spec"]
+    script = pod["initContainers"][0]["command"][2]
+    assert "/opt/flink/opt/flink-oss-fs-hadoop-*.jar" in script  # the plugin, by pattern
+    # The OSS AccessKey: a file of the Secret that only the init container mounts.
+    secret_volume = next(v["secret"] for v in pod["volumes"] if "secret" in v)
+    assert secret_volume["items"] == [{"key": "flink-secret-options", "path": "flink-secret-options"}]
+    assert "FLINK_PROPERTIES" not in str(pod)
 
 
 def test_the_oss_access_key_reaches_flink_only_through_the_secret(dev_ack: ProgramRun) -> None:
     from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
 
     secret = dev_ack.one("kubernetes:core/v1:Secret", "flink-env")
-    assert f"fs.oss.accessKeySecret: {ACCESS_KEY_SECRET}" in secret.state()["stringData"]["FLINK_PROPERTIES"]
+    assert f"fs.oss.accessKeySecret: {ACCESS_KEY_SECRET}" in secret.state()["stringData"]["flink-secret-options"]
     for resource in dev_ack.resources:
         assert list(plaintext_occurrences(resource.inputs, ACCESS_KEY_SECRET)) == [], resource.name
         # The engine encrypts the provider's declared secret outputs (the AccessKey's `secret`).

@@ -46,7 +46,6 @@ def test_dev_stack_declares_the_tutorials_session_cluster(dev: ProgramRun) -> No
         (DEPLOYMENT, "flink-taskmanager"),
         (SERVICE, "flink-jobmanager-service"),
         (SERVICE, "flink-rest-service"),
-        (SERVICE, "flink-query-state-service"),
         ("pulumi-python:dynamic/hologres:Table", "order-details"),
         ("pulumi-python:dynamic/hologres:Writer", "hologres-writer"),  # issue 12
         ("random:index/randomPassword:RandomPassword", "hologres-writer-password"),
@@ -76,13 +75,17 @@ def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> Non
     assert jobmanager["metadata"]["name"] == "flink-jobmanager"
     assert jobmanager["spec"]["replicas"] == 1
     assert taskmanager["spec"]["replicas"] == 2  # taskManagers in Pulumi.dev.yaml
+    # Never two JobManagers behind one Service; TaskManagers roll as usual.
+    assert jobmanager["spec"]["strategy"] == {"type": "Recreate"} and "strategy" not in taskmanager["spec"]
     jm, tm = _container(dev, "flink-jobmanager"), _container(dev, "flink-taskmanager")
     assert jm["image"] == tm["image"] == "flink:1.20.3-java17"  # pinned in Pulumi.dev.yaml
-    assert jm["args"] == ["jobmanager"] and tm["args"] == ["taskmanager"]
+    # Flink's own start scripts, not the image entrypoint (which rewrites jobmanager.rpc.address).
+    assert jm["command"] == ["/opt/flink/bin/jobmanager.sh"] and tm["command"] == ["/opt/flink/bin/taskmanager.sh"]
+    assert jm["args"] == tm["args"] == ["start-foreground"]
     # Issue 12: Flink's REST port is renamed; "webui" (what the Services target) is the proxy's.
     assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124,
                                                                      "flink-rest": 8081, "metrics": 9249}
-    assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125, "metrics": 9249}
+    assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "metrics": 9249}  # no query state
     assert jm["livenessProbe"]["tcpSocket"]["port"] == 6123
     assert tm["livenessProbe"]["tcpSocket"]["port"] == 6122
     assert jm["readinessProbe"]["exec"]["command"][:2] == ["bash", "-c"]  # loopback only: probed from inside
@@ -106,9 +109,17 @@ def test_config_map_carries_the_version_specific_file_and_log4j(dev: ProgramRun)
     assert "jobmanager.rpc.address: flink-jobmanager" in data["config.yaml"]
     assert "taskmanager.numberOfTaskSlots: 2" in data["config.yaml"]
     assert "--add-opens=java.base/java.util=ALL-UNNAMED" in data["config.yaml"]
-    volume = dev.one(DEPLOYMENT, "flink-jobmanager").plain()["spec"]["template"]["spec"]["volumes"][0]
+    pod = dev.one(DEPLOYMENT, "flink-jobmanager").plain()["spec"]["template"]["spec"]
+    volume = pod["volumes"][0]
     assert volume["configMap"]["name"] == dev.one(CONFIG_MAP).state()["metadata"]["name"]
     assert [item["key"] for item in volume["configMap"]["items"]] == ["config.yaml", "log4j-console.properties"]
+    # The init container writes the complete configuration where FLINK_CONF_DIR points.
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["FLINK_CONF_DIR"] == "/opt/flink/conf" and env["FLINK_PLUGINS_DIR"] == "/opt/flink/pod-plugins"
+    script = pod["initContainers"][0]["command"][2]
+    assert "umask 077" in script
+    assert "cat /opt/flink/conf-template/config.yaml > /opt/flink/conf/config.yaml" in script
+    assert "flink-secret" not in json.dumps(pod)  # no secret Flink options on the dev stack
 
 
 def test_services_and_the_tutorials_nodeport_option() -> None:
@@ -117,8 +128,7 @@ def test_services_and_the_tutorials_nodeport_option() -> None:
     assert rest["metadata"]["name"] == "flink-jobmanager-rest"
     assert rest["spec"]["type"] == "NodePort"
     assert rest["spec"]["ports"] == [{"name": "rest", "port": 8081, "targetPort": "webui", "nodePort": 30081}]
-    query = run.one(SERVICE, "flink-query-state-service").plain()
-    assert query["spec"]["ports"][0]["nodePort"] == 30025
+    assert not [s for s in run.of_type(SERVICE) if "query" in s.name]  # nothing listens on 6125
     internal = run.one(SERVICE, "flink-jobmanager-service").plain()
     assert internal["metadata"]["name"] == "flink-jobmanager"  # Flink's rpc address
     assert internal["spec"]["type"] == "ClusterIP"
@@ -145,13 +155,14 @@ def test_every_env_var_comes_from_the_secret_and_secrets_never_leak(dev: Program
     secret_name = secret.state()["metadata"]["name"]
     expected = {"HOLO_ACCESS_ID", "HOLO_ACCESS_KEY", "HOLO_ENDPOINT", "HOLO_TABLE_NAME", "HOLO_TEST_DB"}
     assert set(secret.plain()["stringData"]) == expected
+    plain = {"FLINK_CONF_DIR", "FLINK_PLUGINS_DIR"}  # paths, never credentials
     # The job's own login (issue 12), never the admin key.
     assert secret.plain()["stringData"]["HOLO_ACCESS_KEY"] == generated("hologres-writer-password", "password")
     assert secret.plain()["stringData"]["HOLO_TABLE_NAME"] == "public.order_details"
     for deployment in ("flink-jobmanager", "flink-taskmanager"):
         env = _container(dev, deployment)["env"]
-        assert {e["name"] for e in env} == expected
-        for entry in env:
+        assert {e["name"] for e in env} == expected | plain
+        for entry in (e for e in env if e["name"] not in plain):
             assert "value" not in entry
             assert entry["valueFrom"]["secretKeyRef"] == {"name": secret_name, "key": entry["name"]}
     # The sentinels exist only inside Pulumi's secret marker, in the Secret and nowhere else.

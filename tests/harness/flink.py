@@ -46,44 +46,71 @@ def java_binary() -> str:
     return java
 
 
-def _download(full_version: str) -> Path:
+def _download(package: str, full_version: str, pattern: str) -> Path:
+    """The cached `pip download --no-deps` archive of package==full_version (wheel or sdist)."""
     FLINK_CACHE.mkdir(parents=True, exist_ok=True)
-    for candidate in FLINK_CACHE.glob(f"apache[-_]flink[-_]libraries-{full_version}*"):
-        if candidate.is_file():
-            return candidate
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(FLINK_CACHE),
-         f"apache-flink-libraries=={full_version}"],
-        capture_output=True, text=True, check=False,
-    )
-    for candidate in FLINK_CACHE.glob(f"apache[-_]flink[-_]libraries-{full_version}*"):
-        if candidate.is_file():
-            return candidate
-    missing(f"the Flink {full_version} distribution (pip download failed: {result.stderr.strip()[-300:]})")
+    found = [c for c in FLINK_CACHE.glob(pattern) if c.is_file()]
+    if not found:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(FLINK_CACHE),
+             f"{package}=={full_version}"],
+            capture_output=True, text=True, check=False,
+        )
+        found = [c for c in FLINK_CACHE.glob(pattern) if c.is_file()]
+        if not found:
+            reason = result.stderr.strip()[-300:]
+            missing(f"{package} {full_version} (pip download failed: {reason})")
+    return found[0]
+
+
+def _unpack(archive: Path, target: Path, parts: tuple[str, ...] | None = None) -> None:
+    """Extract Flink's tree from a wheel (`pyflink/`) or sdist (`*/deps/`) into `target`, atomically
+    (a half-extracted tree is never mistaken for a complete one); `parts`: only these top directories."""
+    staging = Path(tempfile.mkdtemp(dir=FLINK_CACHE, prefix=".extract-"))
+    try:
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as whl:
+                names = [n for n in whl.namelist()
+                         if parts is None or n.startswith(tuple(f"pyflink/{p}/" for p in parts))]
+                whl.extractall(staging, names)
+            dist = staging / "pyflink"
+        else:
+            with tarfile.open(archive) as sdist:
+                members = [m for m in sdist.getmembers()
+                           if parts is None or any(f"/deps/{p}/" in m.name for p in parts)]
+                sdist.extractall(staging, members, filter="data")
+            dist = next(staging.glob("*/deps"))
+        if parts is not None:
+            # A wheel keeps no file modes; the distribution's scripts are executable.
+            for script in (dist / "bin").iterdir():
+                script.chmod(0o755)
+        dist.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def flink_home(version: str) -> Path:
     """A directory with lib/, bin/bash-java-utils.jar, opt/, plugins/ for this Flink release."""
     full_version = FLINK_RELEASES.get(version, version)
     home = FLINK_CACHE / f"flink-{full_version}"
-    if (home / "lib").is_dir():
-        return home
-    archive = _download(full_version)
-    staging = Path(tempfile.mkdtemp(dir=FLINK_CACHE, prefix=".extract-"))
-    try:
-        if archive.suffix == ".whl":
-            with zipfile.ZipFile(archive) as whl:
-                whl.extractall(staging)
-            dist = staging / "pyflink"
-        else:
-            with tarfile.open(archive) as sdist:
-                sdist.extractall(staging, filter="data")
-            dist = next(staging.glob("*/deps"))
-        # An atomic rename, so a half-extracted tree is never mistaken for a distribution.
-        dist.rename(home)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    if not (home / "lib").is_dir():
+        _unpack(_download("apache-flink-libraries", full_version,
+                          f"apache[-_]flink[-_]libraries-{full_version}*"), home)
     return home
+
+
+def flink_scripts(version: str) -> Path:
+    """A directory with bin/ (Flink's shell scripts plus bash-java-utils.jar) and conf/ (its defaults),
+    from the `apache-flink` package of the same release: what the official image has besides lib/."""
+    full_version = FLINK_RELEASES.get(version, version)
+    root = FLINK_CACHE / f"scripts-{full_version}"
+    if not (root / "bin" / "bash-java-utils.jar").is_file():
+        if not (root / "bin" / "jobmanager.sh").is_file():
+            # "apache-flink-<v>", not "apache-flink-libraries-<v>".
+            _unpack(_download("apache-flink", full_version, f"apache[-_]flink-{full_version}*"), root,
+                    ("bin", "conf"))
+        shutil.copy2(flink_home(version) / "bin" / "bash-java-utils.jar", root / "bin" / "bash-java-utils.jar")
+    return root
 
 
 def read_config_file(files: Mapping[str, str]) -> dict[str, Any]:
@@ -294,4 +321,4 @@ class FlinkCluster:
 if __name__ == "__main__":
     # `python -m tests.harness.flink`: fetch and unpack every distribution the tests boot.
     for release in FLINK_RELEASES:
-        print(f"Flink {FLINK_RELEASES[release]}: {flink_home(release)}")
+        print(f"Flink {FLINK_RELEASES[release]}: {flink_home(release)}, scripts {flink_scripts(release)}")

@@ -1,0 +1,266 @@
+"""The rendered pods, run the way a kubelet runs them (tests/harness/pods.py), for Flink 1.18, 1.20, 2.2:
+every TaskManager registers with the rendered slots, a job runs with every task RUNNING, the probes pass,
+the start path and secrets are what the manifests say, and with Kubernetes HA Flink's Kubernetes client
+addresses the pods' namespace."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from tests.harness.api_recorder import ApiRecorder
+from tests.harness.flink import read_config_file
+from tests.harness.java import COUNTING_JOB, compile_jobs_jar
+from tests.harness.pods import Pod, PodCluster
+from tests.harness.program import ProgramRun, run_program
+from tests.test_program_flink import KUBECONFIG, SECRETS
+
+pytestmark = pytest.mark.flink
+
+IMAGES = {"1.18": "flink:1.18.1-java17", "1.20": "flink:1.20.3-java17", "2.2": "flink:2.2.0-java17"}
+# The Hologres password reaches the pods through secretKeyRef: `$`, spaces and `*` must arrive unchanged.
+SENTINEL = "S3NT1NEL $HOME *.jar  two  spaces $(POD_IP)"
+BOOT_TIMEOUT_S = 240
+HA_TIMEOUT_S = 180
+# A user setting, through the program's flinkConfig: on a 2-core machine shared with other test runs the
+# JobManager can take over 10 s (the default) to accept a slot offer, and the TaskManager frees the slot.
+LOADED_MACHINE = {"taskmanager.slot.timeout": "60 s"}
+TIMINGS: dict[str, float] = {}  # printed with `pytest -s`
+
+
+def kubernetes_objects(run: ProgramRun) -> list[dict[str, Any]]:
+    return [r.state() for r in run.resources if r.type.startswith("kubernetes:")]
+
+
+def rendered_config(run: ProgramRun) -> tuple[str, str]:
+    data = run.one("kubernetes:core/v1:ConfigMap").state()["data"]
+    return next((name, text) for name, text in data.items() if name.endswith(".yaml"))
+
+
+@dataclass
+class Booted:
+    version: str
+    run: ProgramRun
+    pods: PodCluster
+
+    @property
+    def jobmanager(self) -> Pod:
+        return self.pods.pods_of("flink-jobmanager")[0]
+
+    def rest(self, path: str) -> Any:
+        return self.pods.get(self.jobmanager, 8081, path).json()
+
+
+@pytest.fixture(scope="module", params=sorted(IMAGES))
+def cluster(request: pytest.FixtureRequest) -> Iterator[Booted]:
+    version = request.param
+    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "flinkConfig": LOADED_MACHINE},
+                      secrets={**SECRETS, "hologresPassword": SENTINEL})
+    assert run.error is None, run.raw
+    pods = PodCluster(kubernetes_objects(run), version=version)
+    started = time.monotonic()
+    pods.start()
+    try:
+        booted = Booted(version, run, pods)
+        pods.wait_for("2 TaskManagers with 4 slots", lambda: (lambda o: (o["taskmanagers"], o["slots-total"]))(
+            booted.rest("/overview")) == (2, 4), BOOT_TIMEOUT_S)
+        TIMINGS[f"registered {version}"] = time.monotonic() - started
+        print(f"\nFlink {version}: 2 TaskManagers registered {TIMINGS[f'registered {version}']:.1f}s after start")
+        yield booted
+    finally:
+        pods.stop()
+
+
+def test_every_taskmanager_registers_with_the_rendered_slots(cluster: Booted) -> None:
+    options = read_config_file(dict([rendered_config(cluster.run)]))
+    slots = int(options["taskmanager.numberOfTaskSlots"])
+    deployment = cluster.run.one("kubernetes:apps/v1:Deployment", "flink-taskmanager").state()
+    taskmanagers = cluster.rest("/taskmanagers")["taskmanagers"]
+    assert len(taskmanagers) == deployment["spec"]["replicas"] == 2
+    assert [tm["slotsNumber"] for tm in taskmanagers] == [slots, slots]
+    # Each registered from its own pod, at the JobManager the Service name resolves to.
+    tm_ips = {pod.ip for pod in cluster.pods.pods_of("flink-taskmanager")}
+    assert {tm["path"].split("@", 1)[1].split(":", 1)[0] for tm in taskmanagers} == tm_ips
+    config = {entry["key"]: entry["value"] for entry in cluster.rest("/jobmanager/config")}
+    assert config["jobmanager.rpc.address"] == "flink-jobmanager"
+
+
+def test_probes_pass_on_the_healthy_cluster(cluster: Booted) -> None:
+    probed = 0
+    for pod in cluster.pods.pods:
+        container = pod.container()
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+            if kind in container.spec:
+                assert cluster.pods.probe(pod, container, kind), f"{pod.name} {kind}"
+                probed += 1
+    assert probed == 4  # liveness on all three pods, readiness on the JobManager
+
+
+def test_a_job_runs_with_every_task_running(cluster: Booted) -> None:
+    jar = compile_jobs_jar(cluster.version)
+    url = f"http://{cluster.jobmanager.ip}:8081"
+
+    def submit() -> str:
+        with jar.open("rb") as handle:
+            upload = requests.post(f"{url}/jars/upload", files={"jarfile": (jar.name, handle,
+                                                                            "application/x-java-archive")},
+                                   timeout=60)
+        upload.raise_for_status()
+        jar_id = upload.json()["filename"].rsplit("/", 1)[-1]
+        run = requests.post(f"{url}/jars/{jar_id}/run", json={
+            "entryClass": COUNTING_JOB, "programArgsList": ["/tmp/counts", "pods"], "parallelism": 4}, timeout=60)
+        assert run.status_code == 200, run.text
+        return str(run.json()["jobid"])
+
+    def all_running(job_id: str) -> bool:
+        job = cluster.rest(f"/jobs/{job_id}")
+        if job["state"] in ("FAILED", "FAILING", "CANCELED"):
+            raise JobFailed(job["state"])
+        return job["state"] == "RUNNING" and all(
+            vertex["tasks"].get("RUNNING", 0) == vertex["parallelism"] for vertex in job["vertices"])
+
+    # Without checkpointing the rendered cluster does not restart a job: on a heavily loaded machine a
+    # slot offer that comes late fails it. A fresh submission is what a user would do; three are plenty.
+    failures = []
+    for _attempt in range(3):
+        job_id = cluster.pods.in_node(submit)
+        try:
+            cluster.pods.wait_for("every task RUNNING", lambda job_id=job_id: all_running(job_id), 120)
+            vertices = cluster.rest(f"/jobs/{job_id}")["vertices"]
+            assert sum(v["parallelism"] for v in vertices) >= 4
+            assert cluster.rest("/overview")["slots-available"] == 0  # the job spans both TaskManagers
+            break
+        except JobFailed as failed:
+            failures.append(str(failed))
+        finally:
+            cluster.pods.in_node(lambda job_id=job_id: requests.patch(f"{url}/jobs/{job_id}",
+                                                                      params={"mode": "cancel"}, timeout=30))
+    else:
+        pytest.fail(f"the job failed on every attempt: {failures}")
+    TIMINGS[f"job attempts {cluster.version}"] = len(failures) + 1
+
+
+class JobFailed(Exception):
+    pass
+
+
+def _status(pid: int) -> dict[str, str]:
+    lines = open(f"/proc/{pid}/status").read().splitlines()  # noqa: SIM115 - tiny file
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines)}
+
+
+def test_the_start_path_is_the_manifests_and_values_arrive_unchanged(cluster: Booted) -> None:
+    name, text = rendered_config(cluster.run)
+    for pod in cluster.pods.pods:
+        container = pod.container()
+        argv = container.cmdline()
+        # jobmanager.sh/taskmanager.sh exec'd Java themselves: the process is Flink's entrypoint class.
+        assert argv[0] == "/opt/java/openjdk/bin/java"
+        main = ("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint"
+                if pod.deployment == "flink-jobmanager" else "org.apache.flink.runtime.taskexecutor.TaskManagerRunner")
+        assert main in argv and argv[argv.index("--configDir") + 1] == "/opt/flink/conf"
+        status = _status(container.pid)
+        assert status["Uid"].split() == ["9999"] * 4 and status["Gid"].split() == ["9999"] * 4
+        assert status["Groups"] == "9999" and status["NoNewPrivs"] == "1"
+        assert int(status["CapEff"], 16) == int(status["CapBnd"], 16) == int(status["CapPrm"], 16) == 0
+        # The configuration Flink reads is the rendered one, byte for byte (nothing rewrote it), 0600.
+        merged = container.path(f"/opt/flink/conf/{name}")
+        stat = merged.stat()
+        assert (stat.st_uid, stat.st_mode & 0o777) == (9999, 0o600)
+        assert merged.read_text() == text
+        env = container.environ()
+        assert "FLINK_PROPERTIES" not in env and "ENABLE_BUILT_IN_PLUGINS" not in env
+        unchanged = env.get("HOLO_ACCESS_KEY") == SENTINEL
+        assert unchanged, "the secret env value changed on its way into the pod"
+        assert env["FLINK_JOBMANAGER_SERVICE_HOST"] == cluster.jobmanager.ip  # service links, as kubelet sets
+        # The image's own plugins stay available next to the ones the init container adds.
+        link = os.readlink(container.path("/opt/flink/pod-plugins/metrics-prometheus"))
+        assert link == "/opt/flink/plugins/metrics-prometheus" and list(container.path(link).glob("*.jar"))
+
+
+def _ha_requests(version: str, flink_config: dict[str, str] | None = None) -> tuple[list[str], list[str], str]:
+    """Boot the HA JobManager pod against the API recorder: (request paths, its Java argv, its pod IP)."""
+    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "namespace": "team-flink",
+                       "stateStorage": "file:///tmp/flink-state", "highAvailability": "kubernetes",
+                       "flinkConfig": flink_config or {}}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    recorder = ApiRecorder()
+    pods = PodCluster(kubernetes_objects(run), version=version, deployments=["flink-jobmanager"],
+                      api_server=recorder.api_server)
+    try:
+        pods.start(recorder.listen)
+        jobmanager = pods.pods[0]
+        started, argv = time.monotonic(), []
+        while not (recorder.requests and argv) and time.monotonic() - started < HA_TIMEOUT_S:
+            if jobmanager.container().running():
+                command = jobmanager.container().cmdline()
+                argv = command if any(a.endswith(".StandaloneSessionClusterEntrypoint") for a in command) else argv
+            time.sleep(0.2)
+    finally:
+        pods.stop()
+        recorder.close()
+    paths = [path for _, path in recorder.requests]
+    assert paths, f"Flink made no Kubernetes API request:\n{pods.logs()[-3000:]}"
+    assert argv, "the JobManager's Java process was never seen"
+    return paths, argv, jobmanager.ip
+
+
+@pytest.mark.parametrize("version", sorted(IMAGES))
+def test_ha_addresses_the_pods_namespace(version: str) -> None:
+    paths, argv, pod_ip = _ha_requests(version)
+    assert all(path.startswith("/api/v1/namespaces/team-flink/") for path in paths), paths
+    # $(POD_IP) expanded: jobmanager.sh passed the pod IP on as the address the JobManager advertises
+    # (1.x as `--host <ip>`, 2.x as `-D jobmanager.rpc.address=<ip>`).
+    advertised = (argv[argv.index("--host") + 1] if "--host" in argv else
+                  [a.split("=", 1)[1] for a in argv if a.startswith("jobmanager.rpc.address=")][-1])
+    assert advertised == pod_ip
+
+
+def test_without_the_namespace_option_flink_addresses_default() -> None:
+    """The old rendering's failure, seen by the same recorder: Flink's own default is `default`, where the
+    program's Role does not apply (here forced through flinkConfig, which overrides the rendered option)."""
+    paths, _, _ = _ha_requests("1.20", {"kubernetes.namespace": "default"})
+    assert all(path.startswith("/api/v1/namespaces/default/") for path in paths), paths
+
+
+def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -> None:
+    """Target ack (the dev stack): the RAM user's AccessKey reaches Flink's effective config through the
+    Secret's file key and the init container, never env, and Flink's REST API masks it."""
+    from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
+    from tests.harness.flink import flink_home
+
+    run = run_program({}, secrets=SECRETS)
+    assert run.error is None, run.raw
+    # The libraries package has no file-system plugins; a real plugin jar of the distribution stands in
+    # for the image's opt/flink-oss-fs-hadoop-<version>.jar, under another patch release than the image's.
+    stand_in = next((flink_home("1.20") / "plugins" / "metrics-slf4j").glob("*.jar"))
+    pods = PodCluster(kubernetes_objects(run), version="1.20", deployments=["flink-jobmanager"],
+                      extra_opt={"flink-oss-fs-hadoop-1.20.9.jar": stand_in})
+    try:
+        pods.start()
+        jobmanager = pods.pods[0]
+        container = jobmanager.container()
+        pods.wait_for("the REST API", lambda: pods.get(jobmanager, 8081, "/overview").ok, BOOT_TIMEOUT_S)
+        merged = container.path("/opt/flink/conf/config.yaml")
+        stat = merged.stat()
+        assert (stat.st_uid, stat.st_mode & 0o777) == (9999, 0o600)
+        effective = read_config_file({"config.yaml": merged.read_text()})
+        unchanged = effective.get("fs.oss.accessKeySecret") == ACCESS_KEY_SECRET
+        assert unchanged, "the OSS AccessKey secret changed on its way into Flink's config"
+        assert not container.path("/opt/flink/secret-options").exists()  # only the init container mounts it
+        assert all(ACCESS_KEY_SECRET not in value for value in container.environ().values())
+        served = pods.get(jobmanager, 8081, "/jobmanager/config")
+        assert ACCESS_KEY_SECRET not in served.text
+        masked = {e["key"]: e["value"] for e in served.json()}["fs.oss.accessKeySecret"]
+        assert masked == "******"
+        link = os.readlink(container.path("/opt/flink/pod-plugins/flink-oss-fs-hadoop/flink-oss-fs-hadoop-1.20.9.jar"))
+        assert link == "/opt/flink/opt/flink-oss-fs-hadoop-1.20.9.jar"
+        assert "flink-oss-fs-hadoop" in container.logs(tail=10**7)  # Flink's plugin manager loaded the directory
+    finally:
+        pods.stop()
