@@ -530,4 +530,9 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
             pulumi.log.warn(f"FlinkJob {name}: no savepoint directory, so upgrades and destroy are stateless "
                             "(the job's state is dropped); set savepointDir to keep it")
         props = args.props(default_job_name=f"{pulumi.get_project()}/{pulumi.get_stack()}/{name}")
+        # Arguments and job options may carry credentials: given as Outputs (e.g. secret config), their
+        # copies in the resource's outputs are stored as secrets too, whatever the provider returns.
+        secret_outputs = [key for key in ("args", "flink_configuration") if isinstance(props[key], pulumi.Output)]
+        if secret_outputs:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
         super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS}}, opts)

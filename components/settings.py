@@ -2,7 +2,8 @@
 
 Everything the program needs is read and checked here, before any resource is declared. A bad
 value stops the program with one line that names the config key and the fix (`ConfigError` is a
-`pulumi.RunError`, which the CLI prints without a stack trace).
+`pulumi.RunError`, which the CLI prints without a stack trace); every fix is a command that runs as
+printed (`components.config_commands`). Keys this project does not declare are typos, and stop it too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from typing import Any, Literal, TypeVar
 import pulumi
 
 from components import flink_config, hologres_ddl
+from components.config_commands import (
+    JOB_FIELDS,
+    closest,
+    config_rm,
+    config_set,
+    default_text,
+    known_keys,
+    path,
+)
 
 PROJECT = "flink-hologres"
 # Pinned to a patch release: reproducible pods, and the file-system plugin jar names carry the patch.
@@ -35,11 +45,14 @@ T = TypeVar("T")
 
 
 class ConfigError(pulumi.RunError):
-    """A user mistake in the stack configuration: printed as one line, without a traceback."""
+    """A user mistake in the stack configuration: printed as one line, without a traceback.
+
+    `fix` is a shell command that runs as printed (build it with config_set / config_rm)."""
 
     def __init__(self, key: str, problem: str, fix: str) -> None:
         super().__init__(f"config '{key}': {problem}. Fix: {fix}")
         self.key = key
+        self.fix = fix
 
 
 # --- the pieces ----------------------------------------------------------------------------------
@@ -82,6 +95,11 @@ class JobSettings:
     savepoint_dir: str | None
     allow_non_restored_state: bool = False
     flink_config: Mapping[str, str] = field(default_factory=dict)
+    # A preview without the jar (CI builds nothing): the job is previewed with an unknown jar hash.
+    jar_missing: bool = False
+    # Set with --secret: the program passes them to the FlinkJob as secrets.
+    secret_args: bool = False
+    secret_flink_config: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +154,9 @@ class _Reader:
     def __init__(self, config: pulumi.Config) -> None:
         self.config = config
 
+    def is_secret(self, key: str) -> bool:
+        return pulumi.runtime.is_config_secret(f"{self.config.name}:{key}")
+
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.config.get(key)
         return default if value is None or value.strip() == "" else value.strip()
@@ -143,7 +164,8 @@ class _Reader:
     def required_text(self, key: str, example: str) -> str:
         value = self.text(key)
         if value is None:
-            raise ConfigError(key, "is required", f"pulumi config set {key} {example}")
+            # A placeholder is never typed into the command: the CLI asks for the value.
+            raise ConfigError(key, "is required", config_set(key, note=f"asks for the value, e.g. {example}"))
         return value
 
     def integer(self, key: str, default: int, minimum: int = 1) -> int:
@@ -154,10 +176,10 @@ class _Reader:
             value = int(raw)
         except ValueError:
             raise ConfigError(key, f"'{raw}' is not a whole number",
-                              f"pulumi config set {key} {default}") from None
+                              config_set(key, str(default))) from None
         if value < minimum:
             raise ConfigError(key, f"must be at least {minimum}, got {value}",
-                              f"pulumi config set {key} {max(default, minimum)}")
+                              config_set(key, str(max(default, minimum))))
         return value
 
     def boolean(self, key: str, default: bool) -> bool:
@@ -166,43 +188,52 @@ class _Reader:
             return default
         lowered = raw.strip().lower()
         if lowered not in ("true", "false"):
-            raise ConfigError(key, f"'{raw}' is not true or false", f"pulumi config set {key} false")
+            raise ConfigError(key, f"'{raw}' is not true or false", config_set(key, "false"))
         return lowered == "true"
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
         value = self.text(key, default)
         if value is not None and value not in allowed:
             raise ConfigError(key, f"'{value}' is not one of {', '.join(allowed)}",
-                              f"pulumi config set {key} {default or allowed[0]}")
+                              config_set(key, default or allowed[0]))
         return value
 
     def structured(self, key: str, kind: type[T], default: T, example: str) -> T:
+        """A list or map; `example` is a value for its first entry (a list) or an entry as
+        `["name"] value` (a map). The older list form "[0]' value" is accepted too."""
         raw = self.config.get(key)
         if raw is None or raw.strip() == "":
             return default
+        fix = self._example_fix(key, kind, example)
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
-            raise ConfigError(key, "is not valid structured config",
-                              f"pulumi config set --path '{key}{example}'") from None
+            raise ConfigError(key, "is not valid structured config", f"{config_rm(key)} && {fix}") from None
         if not isinstance(value, kind):
-            raise ConfigError(key, f"must be a {'list' if kind is list else 'map'}",
-                              f"pulumi config set --path '{key}{example}'")
+            raise ConfigError(key, f"must be a {'list' if kind is list else 'map'}", f"{config_rm(key)} && {fix}")
         return value
+
+    @staticmethod
+    def _example_fix(key: str, kind: type, example: str) -> str:
+        if kind is list:
+            return config_set(path(key, 0), example.removeprefix("[0]' "))
+        option, _, value = example.partition(" ")
+        return config_set(path(key, json.loads(option.strip("[]"))), value)
 
     def string_list(self, key: str, example: str) -> list[str]:
         values = self.structured(key, list, [], example)
         if not all(isinstance(v, (str, int, float)) for v in values):
-            raise ConfigError(key, "must be a list of strings", f"pulumi config set --path '{key}{example}'")
+            raise ConfigError(key, "must be a list of strings",
+                              f"{config_rm(key)} && {self._example_fix(key, list, example)}")
         return [str(v) for v in values]
 
     def secret(self, key: str, what: str) -> pulumi.Output[str]:
-        full_key = f"{self.config.name}:{key}"
-        fix = f"pulumi config set --secret {key} <{what}>"
-        if self.config.get(key) is None:
+        # Without a value the CLI asks for it, without echo (and it stays out of the shell history).
+        fix = config_set(key, secret=True, note=f"asks for the {what}")
+        if not self.text(key):
             raise ConfigError(key, "is required and missing", fix)
         # A value set without --secret sits in plaintext in Pulumi.<stack>.yaml: refuse it.
-        if not pulumi.runtime.is_config_secret(full_key):
+        if not self.is_secret(key):
             raise ConfigError(key, "is stored in plaintext in the stack file", fix)
         return self.config.require_secret(key)
 
@@ -230,9 +261,9 @@ _ALLOW_ANYONE = {"0.0.0.0/0", "::/0"}
 def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
     warnings: list[str] = []
     image = read.text("flinkImage", DEFAULT_IMAGE) or DEFAULT_IMAGE
-    _validated("flinkImage", f"pulumi config set flinkImage {DEFAULT_IMAGE}",
+    _validated("flinkImage", config_set("flinkImage", DEFAULT_IMAGE),
                lambda: flink_config.parse_image(image))
-    version = _validated("flinkVersion", "pulumi config set flinkVersion 1.20",
+    version = _validated("flinkVersion", config_set("flinkVersion", "1.20"),
                          lambda: flink_config.resolve_version(image, read.text("flinkVersion")))
     if flink_config.has_log4shell(version):
         warnings.append(
@@ -248,7 +279,7 @@ def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
             "defaultParallelism",
             f"{parallelism} exceeds the {total_slots} slots of taskManagers ({task_managers}) × taskSlots "
             f"({task_slots}); jobs would wait for slots forever",
-            f"pulumi config set defaultParallelism {total_slots}, or raise taskManagers/taskSlots",
+            config_set("defaultParallelism", str(total_slots), note="or raise taskManagers/taskSlots"),
         )
     jm_memory = read.text("jobManagerMemory", "1600m") or "1600m"
     tm_memory = read.text("taskManagerMemory", "1728m") or "1728m"
@@ -256,28 +287,29 @@ def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
         ("jobManagerMemory", jm_memory, flink_config.MIN_JOBMANAGER_PROCESS_BYTES),
         ("taskManagerMemory", tm_memory, flink_config.MIN_TASKMANAGER_PROCESS_BYTES),
     ):
-        size = _validated(key, f"pulumi config set {key} 1600m", lambda v=value: flink_config.parse_memory(v))
+        size = _validated(key, config_set(key, "1600m"), lambda v=value: flink_config.parse_memory(v))
         if size < minimum:
             raise ConfigError(key, f"{value} is below Flink's minimum process size of {minimum >> 20}m",
-                              f"pulumi config set {key} {max(minimum >> 20, 1600)}m")
+                              config_set(key, f"{max(minimum >> 20, 1600)}m"))
     cpus = {}
     for key in ("jobManagerCpu", "taskManagerCpu"):
         cpu = read.text(key, "1") or "1"
         if not _CPU.match(cpu) or cpu in ("0", "0m"):
             raise ConfigError(key, f"'{cpu}' is not a Kubernetes CPU quantity such as 1, 0.5 or 500m",
-                              f"pulumi config set {key} 1")
+                              config_set(key, "1"))
         cpus[key] = cpu
-    extra = read.structured("flinkConfig", dict, {}, ".state\\.backend\\.type' rocksdb")
+    extra = read.structured("flinkConfig", dict, {}, '["state.backend.type"] rocksdb')
     reserved = sorted(k for k in extra if k in _RESERVED_FLINK_KEYS)
     if reserved:
         raise ConfigError("flinkConfig", f"sets {', '.join(reserved)}, which the program derives from other keys",
-                          "remove them and use " + ", ".join(_RESERVED_FLINK_KEYS[k] for k in reserved))
+                          " && ".join(config_rm(path("flinkConfig", k)) for k in reserved)
+                          + "  # then use " + ", ".join(_RESERVED_FLINK_KEYS[k] for k in reserved))
     # Serverless pods have no NodePort; the cloud layer puts an SLB in front instead.
     default_type = "LoadBalancer" if target == "ack" else "ClusterIP"
     service_type = read.choice("restServiceType", ("ClusterIP", "NodePort", "LoadBalancer"), default_type)
     if target == "ack" and service_type == "NodePort":
         raise ConfigError("restServiceType", "NodePort does not exist for serverless (ECI) pods",
-                          "pulumi config rm restServiceType (target ack binds the REST Service to an SLB)")
+                          config_rm("restServiceType", note="target ack binds the REST Service to an SLB"))
     return FlinkSettings(
         image=image,
         version=version,
@@ -311,7 +343,7 @@ def _endpoint(read: _Reader, key: str, value: str) -> tuple[str, int]:
     port = int(match["port"] or 80) if match else 0
     if not match or not 0 < port < 65536:
         raise ConfigError(key, f"'{value}' is not host:port",
-                          f"pulumi config set {key} <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+                          config_set(key, note="e.g. <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80"))
     return match["host"], port
 
 
@@ -343,76 +375,159 @@ _SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "job
                     "flinkConfig": "jobFlinkConfig"}
 
 
-def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int) -> JobSettings:
+def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int,
+         secret: Mapping[str, bool], warnings: list[str]) -> JobSettings:
     """One job, from a `jobs` entry or from the single-job keys; `key_of` names a field's config key."""
     jar = raw.get("jar")
-    if jar and not os.path.isfile(str(jar)):
-        raise ConfigError(key_of("jar"), f"'{jar}' is not a file (paths are relative to the project directory)",
-                          f"build the job jar, or pulumi config set {key_of('jar')} <path to the jar>")
+    jar_missing = bool(jar) and not os.path.isfile(str(jar))
+    if jar_missing:
+        problem = f"'{jar}' is not a file (paths are relative to the project directory)"
+        fix = config_set(key_of("jar"), note="asks for the path of the built jar")
+        if not pulumi.runtime.is_dry_run():
+            raise ConfigError(key_of("jar"), problem, fix)
+        # A preview (e.g. in CI, where nothing is built) still shows everything else.
+        warnings.append(f"config '{key_of('jar')}': {problem}; previewing job '{name}' with an unknown jar "
+                        "hash (a possible update); `pulumi up` needs the jar")
     entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
     if not _JAVA_CLASS.match(entry_class):
         raise ConfigError(key_of("entryClass"), f"'{entry_class}' is not a Java class name",
-                          "use a name such as com.example.Main")
+                          config_set(key_of("entryClass"), "com.example.Main"))
     args = raw.get("args") or []
     if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) for a in args):
         raise ConfigError(key_of("args"), "must be a list of strings",
-                          f"pulumi config set --path '{key_of('args')}[0]' --flag")
+                          f"{config_rm(key_of('args'))} && {config_set(path(key_of('args'), 0), '--rows')}")
     parallelism = raw.get("parallelism") or default_parallelism
     if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
         raise ConfigError(key_of("parallelism"), f"'{parallelism}' is not a whole number ≥ 1",
-                          f"pulumi config set {key_of('parallelism')} 2")
+                          config_set(key_of("parallelism"), "2"))
     mode = raw.get("upgradeMode") or None
     if mode not in (None, "savepoint", "stateless"):
         raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint or stateless",
-                          f"pulumi config set {key_of('upgradeMode')} savepoint")
+                          config_set(key_of("upgradeMode"), "savepoint"))
     savepoint_dir = raw.get("savepointDir") or None
     if savepoint_dir and "://" not in str(savepoint_dir) and not str(savepoint_dir).startswith("/"):
         raise ConfigError(key_of("savepointDir"), f"'{savepoint_dir}' is not a URI every Flink pod can reach",
-                          f"pulumi config set {key_of('savepointDir')} oss://<bucket>/flink/savepoints")
+                          config_set(key_of("savepointDir"), note="e.g. oss://<bucket>/flink/savepoints"))
     allow = raw.get("allowNonRestoredState", False)
     if not isinstance(allow, bool):
         raise ConfigError(key_of("allowNonRestoredState"), f"'{allow}' is not true or false",
-                          f"pulumi config set {key_of('allowNonRestoredState')} false")
+                          config_set(key_of("allowNonRestoredState"), "false"))
     flink_options = raw.get("flinkConfig") or {}
     if not isinstance(flink_options, dict):
         raise ConfigError(key_of("flinkConfig"), "must be a map of Flink options",
-                          f"pulumi config set --path '{key_of('flinkConfig')}[\"pipeline.name\"]' orders")
+                          f"{config_rm(key_of('flinkConfig'))} && "
+                          f"{config_set(path(key_of('flinkConfig'), 'pipeline.name'), 'orders')}")
     return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
                        args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
                        savepoint_dir=savepoint_dir, allow_non_restored_state=allow,
-                       flink_config={str(k): str(v) for k, v in flink_options.items()})
+                       flink_config={str(k): str(v) for k, v in flink_options.items()},
+                       jar_missing=jar_missing, secret_args=secret.get("args", False),
+                       secret_flink_config=secret.get("flinkConfig", False))
 
 
-def _jobs(read: _Reader, default_parallelism: int) -> list[JobSettings]:
-    listed = read.structured("jobs", list, [], "[0].name' orders")
+def _set_single_job_keys(read: _Reader) -> list[str]:
+    """Single-job keys whose value is not their declared default (the CLI hands the program defaults too)."""
+    found = []
+    for key in _SINGLE_JOB_KEYS.values():
+        raw = read.config.get(key)
+        if raw is None or raw.strip() == "":
+            continue
+        default = default_text(key)
+        try:
+            same = default is not None and json.loads(raw) == json.loads(default)
+        except json.JSONDecodeError:
+            same = raw.strip() == default
+        if not same:
+            found.append(key)
+    return found
+
+
+def _jobs(read: _Reader, default_parallelism: int, warnings: list[str]) -> list[JobSettings]:
+    listed = read.structured("jobs", list, [], "[0]' orders")
     if listed:
+        single = _set_single_job_keys(read)
+        if single:
+            raise ConfigError("jobs", f"is set together with the single-job keys {', '.join(single)}, which it "
+                              "replaces; move them into the jobs entries",
+                              " && ".join(config_rm(key) for key in single))
+        # `pulumi config set --secret --path 'jobs[0].args[0]' …` makes the whole `jobs` value secret: the
+        # program cannot tell which field was, so every job's args and flinkConfig stay secret.
+        secret = dict.fromkeys(("args", "flinkConfig"), read.is_secret("jobs"))
         jobs = []
         for index, raw in enumerate(listed):
             if not isinstance(raw, dict):
-                raise ConfigError(f"jobs[{index}]", "must be a map with name, jar, entryClass…",
-                                  f"pulumi config set --path 'jobs[{index}].name' orders")
+                raise ConfigError(f"jobs[{index}]", "must be a map of job fields (name, jar, entryClass, …)",
+                                  config_rm(path("jobs", index)) + " && "
+                                  + config_set(path("jobs", index, "name"), "orders"))
+            for field_name in raw:
+                if field_name not in JOB_FIELDS:
+                    _unknown(path("jobs", index, str(field_name)), str(field_name), raw[field_name], JOB_FIELDS,
+                             lambda known, i=index: path("jobs", i, known), secret=read.is_secret("jobs"))
             name = str(raw.get("name", ""))
             if not _JOB_NAME.match(name):
                 raise ConfigError(f"jobs[{index}].name", f"'{name}' is not a short lowercase name",
-                                  f"pulumi config set --path 'jobs[{index}].name' orders")
-            jobs.append(_job(raw, name, lambda field, i=index: f"jobs[{i}].{field}", default_parallelism))
+                                  config_set(path("jobs", index, "name"), "orders"))
+            jobs.append(_job(raw, name, lambda field, i=index: path("jobs", i, field), default_parallelism,
+                             secret, warnings))
         names = [job.name for job in jobs]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
-            raise ConfigError("jobs", f"the name '{duplicate}' is used twice", "give every job its own name")
+            again = len(names) - 1 - names[::-1].index(duplicate)
+            raise ConfigError("jobs", f"the name '{duplicate}' is used twice",
+                              config_set(path("jobs", again, "name"), note="asks for a name no other job has"))
         return jobs
     single: dict[str, Any] = {
         "jar": read.text("jobJar"),
         "entryClass": read.text("jobEntryClass", DEFAULT_ENTRY_CLASS),
-        "args": read.string_list("jobArgs", "[0]' --flag"),
+        "args": read.string_list("jobArgs", "--rows"),
         # 0 (the Pulumi.yaml default) means "the cluster's defaultParallelism".
         "parallelism": read.integer("jobParallelism", 0, minimum=0),
         "upgradeMode": read.choice("jobUpgradeMode", ("savepoint", "stateless"), None),
         "savepointDir": read.text("savepointDir"),
         "allowNonRestoredState": read.boolean("jobAllowNonRestoredState", False),
-        "flinkConfig": read.structured("jobFlinkConfig", dict, {}, "[\"pipeline.name\"]' orders"),
+        "flinkConfig": read.structured("jobFlinkConfig", dict, {}, '["pipeline.name"] orders'),
     }
-    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism)]
+    secret = {"args": read.is_secret("jobArgs"), "flinkConfig": read.is_secret("jobFlinkConfig")}
+    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism, secret, warnings)]
+
+
+def _check_slots(jobs: list[JobSettings], size: flink_config.ClusterSize, single: bool) -> None:
+    """Each job, and all jobs together, must fit the session cluster's slots, or they wait forever."""
+    slots = size.task_managers * size.task_slots
+    have = f"the cluster has {slots} (taskManagers {size.task_managers} × taskSlots {size.task_slots})"
+    submitted = [job for job in jobs if job.jar]
+    for job in submitted:
+        if job.parallelism > slots:
+            key = "jobParallelism" if single else path("jobs", jobs.index(job), "parallelism")
+            raise ConfigError(key, f"job '{job.name}' needs {job.parallelism} slots, {have}",
+                              config_set(key, str(slots), note="or raise taskManagers/taskSlots"))
+    needed = sum(job.parallelism for job in submitted)
+    if needed > slots:
+        raise ConfigError("jobs", f"the jobs need {needed} slots together, {have}",
+                          config_set("taskManagers", str(-(-needed // size.task_slots)),
+                                     note="or lower the jobs' parallelism"))
+
+
+def _unknown(key: str, name: str, value: Any, known: tuple[str, ...], key_for: Callable[[str], str], *,
+             secret: bool) -> None:
+    """A key nothing reads (`name` is its last part): one line naming it and the declared key it likely meant."""
+    guess = closest(name, known)
+    hint = f"did you mean {guess}?" if guess else "Pulumi.yaml lists the keys"
+    fix = config_rm(key)
+    if guess and not secret and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        fix += " && " + config_set(key_for(guess), str(value))
+    elif guess:
+        fix += "  # then set " + key_for(guess)
+    raise ConfigError(key, f"is not a setting of {PROJECT} ({hint})", fix)
+
+
+def _check_known_keys(read: _Reader, keys: list[str]) -> None:
+    prefix = f"{read.config.name}:"
+    known = known_keys()
+    for full_key in sorted(keys):
+        key = full_key[len(prefix):] if full_key.startswith(prefix) else None
+        if key is not None and key not in known:
+            _unknown(key, key, read.config.get(key), known, lambda guess: guess, secret=read.is_secret(key))
 
 
 def _job_deadlines(read: _Reader) -> JobDeadlines:
@@ -430,13 +545,13 @@ def _state_storage(read: _Reader, target: Target,
     if value == "oss":
         if target != "ack":
             raise ConfigError("stateStorage", "'oss' creates a bucket, which only target ack does",
-                              "pulumi config set stateStorage oss://<existing-bucket>/flink (or s3://, hdfs://)")
+                              config_set("stateStorage", note="e.g. oss://<existing-bucket>/flink, s3://…, hdfs://…"))
         scheme = "oss"
     else:
-        location = _validated("stateStorage", "pulumi config set stateStorage oss://<bucket>/flink",
+        location = _validated("stateStorage", config_set("stateStorage", note="e.g. oss://<bucket>/flink"),
                               lambda: flink_config.StateLocation(value))
         scheme = location.scheme
-    _validated("flinkVersion", f"pulumi config set flinkVersion {version}.0 (the image's exact Flink version)",
+    _validated("flinkVersion", config_set("flinkVersion", f"{version}.0", note="the image's exact Flink version"),
                lambda: flink_config.filesystem_plugin_jar(scheme, version))
     warnings = []
     if scheme == "file":
@@ -459,7 +574,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     if bool(vpc_id) != bool(vswitch_ids):
         missing_key = "vswitchIds" if vpc_id else "vpcId"
         raise ConfigError(missing_key, "an existing network needs both vpcId and vswitchIds",
-                          f"set {missing_key} too, or remove both to let the program create the network")
+                          config_rm("vpcId" if vpc_id else "vswitchIds",
+                                    note=f"to let the program create the network; or set {missing_key} too"))
     vpc_cidr = read.text("vpcCidr", "192.168.0.0/16") or "192.168.0.0/16"
     vswitch_cidr = read.text("vswitchCidr", "192.168.0.0/24") or "192.168.0.0/24"
     vpc_net = _cidr("vpcCidr", vpc_cidr, "pulumi config set vpcCidr 192.168.0.0/16")
@@ -477,11 +593,12 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
         key = f"uiAllowedCidrs[{index}]"
         network = _cidr(key, cidr, f"pulumi config set --path '{key}' 203.0.113.0/24")
         if network.version != 4 and str(network) not in _ALLOW_ANYONE:
-            raise ConfigError(key, f"{cidr} is IPv6, but the SLB and its ACL are IPv4", "list IPv4 ranges only")
+            raise ConfigError(key, f"{cidr} is IPv6, but the SLB and its ACL are IPv4",
+                              config_set(key, "203.0.113.0/24", note="IPv4 ranges only"))
         if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
             raise ConfigError(key, f"{cidr} opens Flink's REST API to the whole internet; it has no "
                               "authentication and anyone who reaches it can run code",
-                              "list only your office or VPN ranges")
+                              config_set(key, "203.0.113.0/24", note="your office or VPN ranges only"))
     if ui_access == "internet" and not allowed:
         raise ConfigError("uiAllowedCidrs", "uiAccess internet needs an allowlist (Flink's REST API has no "
                           "authentication)", "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
@@ -505,35 +622,45 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     )
 
 
-def load(config: pulumi.Config | None = None, stack: str | None = None) -> Settings:
+def _config_keys() -> list[str]:
+    """Every key of the stack config (all namespaces), as the language host handed it to the program."""
+    return sorted(set(pulumi.runtime.config.CONFIG.get()) | set(pulumi.runtime.config.get_config_env()))
+
+
+def load(config: pulumi.Config | None = None, stack: str | None = None,
+         keys: list[str] | None = None) -> Settings:
     """Read and validate the whole stack configuration; raises ConfigError on the first bad key."""
     read = _Reader(config or pulumi.Config(PROJECT))
     stack = stack or pulumi.get_stack()
+    # A typo first: whatever else looks wrong may just follow from it.
+    _check_known_keys(read, _config_keys() if keys is None else keys)
     target = read.choice("target", ("ack", "kubeconfig"), "ack")
     namespace = read.text("namespace", "flink") or "flink"
     if not _DNS_LABEL.match(namespace):
         raise ConfigError("namespace", f"'{namespace}' is not a Kubernetes name (lowercase letters, digits, '-')",
-                          "pulumi config set namespace flink")
+                          config_set("namespace", "flink"))
     flink, warnings = _flink(read, target)  # type: ignore[arg-type]
     hologres = _hologres(read)
-    jobs = _jobs(read, flink.size.default_parallelism)
+    jobs = _jobs(read, flink.size.default_parallelism, warnings)
+    _check_slots(jobs, flink.size, single=not read.structured("jobs", list, [], "[0]' orders"))
     state_storage, state_warnings = _state_storage(read, target, flink.version)  # type: ignore[arg-type]
     warnings += state_warnings
     high_availability = read.choice("highAvailability", ("none", "kubernetes"), "none")
     if high_availability == "kubernetes" and state_storage is None:
         raise ConfigError("highAvailability", "kubernetes HA keeps job metadata in durable storage, and "
-                          "stateStorage is not set", "pulumi config set stateStorage oss://<bucket>/flink")
+                          "stateStorage is not set", config_set("stateStorage", note="e.g. oss://<bucket>/flink"))
     rest_url = read.text("flinkRestUrl")
     if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
         raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
-                          "pulumi config set flinkRestUrl http://127.0.0.1:8081")
+                          config_set("flinkRestUrl", "http://127.0.0.1:8081"))
     if (any(job.jar for job in jobs) and target == "kubeconfig" and not rest_url
             and flink.rest_service_type != "LoadBalancer"):
         # Jobs are submitted from the machine running `pulumi up`, which cannot reach a cluster address.
         raise ConfigError("flinkRestUrl", f"jobs are submitted from this machine, which cannot reach the "
                           f"{flink.rest_service_type} REST Service",
-                          f"kubectl -n {namespace} port-forward svc/flink-jobmanager-rest 8081, then "
-                          "pulumi config set flinkRestUrl http://127.0.0.1:8081 (or restServiceType LoadBalancer)")
+                          config_set("flinkRestUrl", "http://127.0.0.1:8081",
+                                     note=f"with kubectl -n {namespace} port-forward svc/flink-jobmanager-rest "
+                                     "8081 running; or set restServiceType LoadBalancer"))
     alicloud = _alicloud(read, stack) if target == "ack" else None
     if any(job.jar for job in jobs) and alicloud and alicloud.ui_access == "intranet" and not rest_url:
         warnings.append("jobs are submitted through the intranet SLB, which only machines inside the VPC (or on "

@@ -11,7 +11,8 @@ from tests.harness import REPO_ROOT
 
 # Object-valued keys: Pulumi's project schema has no object type, so Pulumi.yaml documents them in comments.
 OBJECT_KEYS = {"flinkConfig", "jobFlinkConfig", "jobs"}
-# Required keys have no default on purpose: the CLI itself then asks for them.
+# Keys the program requires; declared with an empty default so that the program's message (with the
+# exact command) comes first, not the CLI's "is missing configuration value" / "must be encrypted".
 REQUIRED_KEYS = {"hologresEndpoint", "hologresDatabase", "hologresUser", "hologresPassword"}
 
 
@@ -51,11 +52,11 @@ def test_every_declared_key_has_type_description_and_default() -> None:
         assert len(spec["description"]) > 10, key
         if spec["type"] == "array":
             assert spec["items"]["type"] == "string", key
+        assert "default" in spec, f"{key} has no default, so the CLI's message would pre-empt the program's"
+        # With a default, `secret: true` makes the CLI refuse the (plaintext) default of an unset key.
+        assert not spec.get("secret"), key
         if key in REQUIRED_KEYS:
-            assert "default" not in spec, key
-        else:
-            assert "default" in spec, f"{key} has no default, so the CLI would require it"
-    assert declared()["hologresPassword"]["secret"] is True and declared()["hologresUser"]["secret"] is True
+            assert spec["default"] == "" and spec["description"].startswith("Required"), key
 
 
 def test_stack_files_name_only_known_keys_and_no_plaintext_secrets() -> None:
