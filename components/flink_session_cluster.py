@@ -46,6 +46,12 @@ class FlinkSessionClusterArgs:
     # Flink options that must stay secret (file-system credentials): they reach the pods through the
     # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
     secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
+    # How long pulumi-kubernetes waits for the Deployments (all replicas available) and Services
+    # (a LoadBalancer's ingress), instead of its 10-minute default (provider/pkg/await deployment.go,
+    # service.go, commit 94977969d641): serverless pods pull the Flink image (several hundred MB) from Docker Hub
+    # through NAT, without a node image cache, before the JVM starts.
+    wait_timeouts: pulumi.CustomTimeouts = field(
+        default_factory=lambda: pulumi.CustomTimeouts(create="20m", update="20m", delete="15m"))
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -155,8 +161,9 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             ))
             # The JobManager must find its RBAC in place, or HA leader election fails at start.
             return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
-                                          spec=spec, opts=pulumi.ResourceOptions(parent=self,
-                                                                                 depends_on=pod_dependencies))
+                                          spec=spec, opts=pulumi.ResourceOptions(
+                                              parent=self, depends_on=pod_dependencies,
+                                              custom_timeouts=args.wait_timeouts))
 
         jobmanager = deployment("jobmanager", 1, size.jobmanager_memory, size.jobmanager_cpu, names.jobmanager)
         deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
@@ -166,14 +173,19 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             f"{name}-jobmanager-service",
             metadata=metadata(names.jobmanager, "jobmanager"),
             spec=flink_manifests.jobmanager_service_spec(name),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts),
         )
         rest_annotations = {"annotations": args.rest_service_annotations} if args.rest_service_annotations else {}
         rest_service = k8s.core.v1.Service(
             f"{name}-rest-service",
             metadata=metadata(names.rest_service, "jobmanager", **rest_annotations),
             spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
-            opts=child,
+            # pulumi-kubernetes waits for a LoadBalancer's ingress on create only (no update awaiter for
+            # Services, provider/pkg/await/awaiters.go): a new SLB binding (annotations) or type is a
+            # replacement, so the wait sees the new address; its name is fixed, so delete first.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts,
+                                        replace_on_changes=["metadata.annotations", "spec.type"],
+                                        delete_before_replace=True),
         )
         if flink_config.has_queryable_state(version):
             # LoadBalancer is for the UI only; query state stays in the cluster unless NodePort was asked for.
@@ -182,7 +194,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 f"{name}-query-state-service",
                 metadata=metadata(names.query_state_service, "taskmanager"),
                 spec=flink_manifests.query_state_service_spec(name, query_type, args.query_state_node_port),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts),
             )
 
         self.namespace = pulumi.Output.from_input(namespace_name)

@@ -46,6 +46,9 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
+    # Resource options as the engine receives them: customTimeouts ({create, update, delete} as
+    # strings such as "20m"), replaceOnChanges, deleteBeforeReplace, protect, ignoreChanges.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -283,6 +286,13 @@ def _child() -> None:
                     "dependencies": list(req.dependencies),
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
+                    "options": {
+                        "customTimeouts": {k: v for k, v in json_format.MessageToDict(req.customTimeouts).items()},
+                        "replaceOnChanges": list(req.replaceOnChanges),
+                        "deleteBeforeReplace": req.deleteBeforeReplace,
+                        "protect": req.protect,
+                        "ignoreChanges": list(req.ignoreChanges),
+                    },
                 })
             return response
 
