@@ -14,10 +14,12 @@ OBJECT_KEYS = {"flinkConfig", "jobFlinkConfig", "jobs"}
 # Keys the program requires; declared with an empty default so that the program's message (with the
 # exact command) comes first, not the CLI's "is missing configuration value" / "must be encrypted".
 REQUIRED_KEYS = {"hologresEndpoint", "hologresDatabase", "hologresUser", "hologresPassword"}
+# Where the program reads its config.
+SETTINGS_MODULES = ("settings.py", "settings_jobs.py", "config_reader.py")
 
 
 def keys_the_program_reads() -> set[str]:
-    source = (REPO_ROOT / "components" / "settings.py").read_text()
+    source = "\n".join((REPO_ROOT / "components" / name).read_text() for name in SETTINGS_MODULES)
     calls = re.findall(r'read\.(?:text|integer|boolean|choice|structured|string_list|secret|required_text)'
                        r'\(\s*"([A-Za-z]+)"', source)
     looped = re.findall(r'for key in \(\s*"([A-Za-z]+)", "([A-Za-z]+)"\)', source)  # e.g. the CPU keys

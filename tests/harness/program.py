@@ -21,6 +21,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -353,8 +354,8 @@ def _child() -> None:
 
 def settings_errors(cases: list[dict[str, Any]], timeout: float = 120) -> list[dict[str, Any] | None]:
     """`components.settings.load()` for each case ({"config": …, "secrets": …, "preview": bool}) in one
-    fresh process: per case None or the ConfigError's message, fix, and the settings.py lines on its
-    stack (where it was raised and through which calls)."""
+    fresh process: per case None or the ConfigError's message, fix, and the "file:line"s of the settings
+    modules on its stack (where it was raised and through which calls)."""
     requests = []
     for case in cases:
         secrets = dict(case.get("secrets") or {})
@@ -378,8 +379,10 @@ def _settings_child() -> None:
     import pulumi
     from pulumi.runtime import settings as runtime_settings
 
-    from components import settings
+    from components import config_reader, settings, settings_jobs
 
+    # The modules that read the config; frames in them locate where an error was raised.
+    modules = {module.__file__: Path(str(module.__file__)).name for module in (settings, settings_jobs, config_reader)}
     answers: list[dict[str, Any] | None] = []
     for request in json.loads(sys.stdin.read()):
         values = {**request["config"], **request["secrets"]}
@@ -393,7 +396,7 @@ def _settings_child() -> None:
         except settings.ConfigError as error:
             frames = traceback.extract_tb(error.__traceback__)
             answers.append({"message": str(error), "key": error.key, "fix": error.fix,
-                            "lines": [f.lineno for f in frames if f.filename == settings.__file__]})
+                            "lines": [f"{modules[f.filename]}:{f.lineno}" for f in frames if f.filename in modules]})
     print(json.dumps(answers), flush=True)
 
 
