@@ -151,7 +151,12 @@ def _check_known_keys(read: _Reader, keys: list[str]) -> None:
     for full_key in sorted(keys):
         key = full_key[len(prefix):] if full_key.startswith(prefix) else None
         if key is not None and key not in known:
-            _unknown(key, key, read.config.get(key), known, lambda guess: guess, secret=read.is_secret(key))
+            raw = read.config.get(key)
+            try:  # a list or map set with --path arrives as JSON: no one-word value to move
+                value: Any = raw if not isinstance(json.loads(raw or ""), (list, dict)) else None
+            except json.JSONDecodeError:
+                value = raw
+            _unknown(key, key, value, known, lambda guess: guess, secret=read.is_secret(key))
 
 
 def _config_keys() -> list[str]:

@@ -95,6 +95,8 @@ def test_required_hologres_keys_get_the_programs_message_with_the_command() -> N
      "Fix: pulumi config rm --path 'jobs[0].parallelsim' && pulumi config set --path 'jobs[0].parallelism' 2"),
     ({"zzz": "1"}, "config 'zzz': is not a setting of flink-hologres (Pulumi.yaml lists the keys). "
                    "Fix: pulumi config rm zzz"),
+    ({"flinkconfig": {"a.b": "1"}}, "config 'flinkconfig': is not a setting of flink-hologres (did you mean "
+                                    "flinkConfig?). Fix: pulumi config rm flinkconfig  # then set flinkConfig"),
 ])
 def test_a_typo_stops_the_program_naming_the_closest_key(config: dict[str, Any], message: str) -> None:
     run = run_program({**REST, **config}, secrets=SECRETS)
