@@ -37,7 +37,7 @@ def _secret_if(secret: bool, value: object) -> object:
 
 
 settings = stack_settings.load()
-for warning in settings.warnings:
+for warning in settings.warnings + settings.hologres.warnings:
     pulumi.log.warn(warning)
 flink_settings, hologres = settings.flink, settings.hologres
 # The components' arguments check themselves: build them all before the first resource is declared,
@@ -58,6 +58,9 @@ if cloud_args is not None:
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
     pulumi.export("slbAddress", cloud.slb_address)
+    pulumi.export("zoneId", cloud.zone_id)
+    # The address the pods leave through: what a Hologres public endpoint's allowlist needs.
+    pulumi.export("egressIp", cloud.egress_ip)
 else:
     k8s_provider = k8s.Provider("kubernetes", kubeconfig=settings.kubeconfig)
     image = flink_settings.image
@@ -87,6 +90,8 @@ table = HologresTable("order-details", HologresTableArgs(
     database=hologres.database,
     table=DEFAULT_ORDER_DETAILS.with_name(hologres.table),
     drop_table_on_destroy=hologres.drop_table_on_destroy,
+    sslmode=hologres.sslmode,
+    ssl_root_cert=hologres.ssl_root_cert,
 ))
 
 # 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
@@ -146,6 +151,9 @@ pulumi.export("namespace", flink.namespace)
 pulumi.export("flinkRestUrl", flink_rest_url)
 pulumi.export("flinkUiUrl", flink_rest_url)
 pulumi.export("hologresTable", hologres.table)
+pulumi.export("hologresEndpoint", f"{hologres.host}:{hologres.port}")  # what the pods connect to
+pulumi.export("hologresNetworkPath", hologres.network_path or "not known (target kubeconfig)")
+pulumi.export("hologresTls", table.tls)  # what protected the AccessKey and the DDL from this machine
 if "main" in jobs:
     pulumi.export("jobId", jobs["main"].job_id)
 pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})

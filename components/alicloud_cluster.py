@@ -5,20 +5,32 @@ Kubernetes cluster (ACK Serverless or ACS), the Kubernetes provider every Kubern
 program uses, and the CLB that fronts the JobManager's REST/UI port, with an allowlist ACL when it
 faces the internet. It knows nothing of Flink beyond that port: the caller binds its REST Service to
 the CLB with `rest_service_annotations` and its pods get `pod_annotations`.
+
+Before anything is declared, `ServerlessClusterArgs.place()` asks the region which zones offer everything the
+stack puts in its one zone, and an existing VPC's CIDRs, so a bad zone or Service CIDR stops the program with
+nothing created. Provider facts cite aliyun/terraform-provider-alicloud at 81c43b67 (see
+tests/data/alicloud_provider_rules.yaml, which the contract test checks every argument against).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.settings import AlicloudSettings, ClusterProfile, ConfigError, UiAccess
+from components.settings import (
+    DEFAULT_SERVICE_CIDR,
+    AlicloudSettings,
+    ClusterProfile,
+    ConfigError,
+    UiAccess,
+    free_service_cidr,
+)
 
 TYPE_TOKEN = "flink-hologres:alicloud:ServerlessCluster"
 REST_PORT = 8081  # the JobManager's REST API and web UI (the only Flink fact this module knows)
@@ -41,15 +53,29 @@ DELETE_OPTIONS = [
     {"resource_type": kind, "delete_mode": "delete"}
     for kind in ("SLB", "ALB", "SLS_Data", "SLS_ControlPlane")
 ]
-# Service CIDRs to choose from: the first that does not overlap the VPC wins (ACK refuses overlaps).
-_SERVICE_CIDRS = ("172.21.0.0/20", "10.96.0.0/20", "192.168.240.0/20")
+# CLB ACL entry comments: letters, digits and a few marks; no spaces (AddAccessControlListEntry).
+ACL_ENTRY_COMMENT = "flink-ui-allowlist"
+# Cluster DNS. Neither ACK Serverless nor ACS resolves Service names unless a DNS component is chosen
+# when the cluster is created (ACS docs "Configure DNS resolution": "By default, ACS clusters do not provide
+# DNS resolution services ... you must select CoreDNS when you create the cluster"); cs.ManagedKubernetes has
+# no other switch for it than the `managed-coredns` add-on. Flink's `jobmanager.rpc.address` is a Service name.
+ADDONS = [{"name": "managed-coredns"}]
+# ForceNew arguments the API would otherwise fill in and Read writes back (terraform-provider-alicloud
+# v1.285.0, resource_alicloud_cs_managed_kubernetes.go): set explicitly, so the second `up` is a no-op.
+PROXY_MODE = "ipvs"  # the provider's default, pinned
+NODE_CIDR_MASK = 24  # KubernetesClusterNodeCIDRMasksByDefault, pinned
+IP_STACK = "ipv4"
+CLUSTER_DOMAIN = "cluster.local"
+# Optional, not Computed, and read back from the API: unset, the API's value becomes a permanent diff.
+# The value upstream's own ACS acceptance test creates clusters with.
+TIMEZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ServerlessClusterArgs:
     project: str
     stack: str
-    cluster_profile: ClusterProfile = "Serverless"
+    cluster_profile: ClusterProfile = "Acs"
     vpc_cidr: str = "192.168.0.0/16"
     vswitch_cidr: str = "192.168.0.0/24"
     zone_id: str | None = None
@@ -62,6 +88,12 @@ class ServerlessClusterArgs:
     ui_allowed_cidrs: Sequence[str] = ()
     image_registry_mirror: str | None = None
     eci_use_specs: Sequence[str] = ()
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+    name_prefix: str | None = None  # default <project>-<stack>; settings check its length and characters
+    # Filled by `place()` from the cloud before anything is declared: the zone for a new network (checked or
+    # chosen) and the CIDRs of an existing VPC (which the Service CIDR must not overlap).
+    existing_vpc_cidrs: Sequence[str] = ()
+    placed: bool = False
 
     def __post_init__(self) -> None:
         # The component's own invariants (no internet CLB without an allowlist), including two the
@@ -99,7 +131,27 @@ class ServerlessClusterArgs:
             ui_allowed_cidrs=tuple(settings.ui_allowed_cidrs),
             image_registry_mirror=settings.image_registry_mirror,
             eci_use_specs=tuple(settings.eci_use_specs),
-        )
+            service_cidr=settings.service_cidr,
+            name_prefix=settings.name_prefix,
+        ).place()
+
+    @property
+    def base_name(self) -> str:
+        """What every cloud resource name starts with."""
+        return self.name_prefix or f"{self.project}-{self.stack}"
+
+    def place(self) -> ServerlessClusterArgs:
+        """Ask the cloud what the network needs, before anything is declared: a bad zone or Service CIDR
+        stops the program with nothing created (plain invokes, so the answers are values, not Outputs)."""
+        if self.placed:
+            return self
+        if self.vpc_id:
+            cidrs = existing_vpc_cidrs(self.vpc_id)
+            check_service_cidr(self.service_cidr, cidrs, where=f"VPC {self.vpc_id}")
+            return dataclasses.replace(self, existing_vpc_cidrs=tuple(cidrs), placed=True)
+        check_service_cidr(self.service_cidr, [self.vpc_cidr, self.vswitch_cidr], where="vpcCidr")
+        suitable = suitable_zones(self.cluster_profile, self.ui_access)
+        return dataclasses.replace(self, zone_id=choose_zone(self.zone_id, suitable), placed=True)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -109,10 +161,27 @@ class ServerlessClusterArgs:
 # --- pure helpers ----------------------------------------------------------------------------------
 
 
-def service_cidr_for(vpc_cidr: str) -> str:
-    """A Kubernetes Service CIDR that does not overlap the VPC."""
-    vpc = ipaddress.ip_network(vpc_cidr)
-    return next(c for c in _SERVICE_CIDRS if not ipaddress.ip_network(c).overlaps(vpc))
+def check_service_cidr(service_cidr: str, network_cidrs: Sequence[str], *, where: str) -> None:
+    """ACK refuses a Service CIDR that overlaps the VPC or its vSwitches (and it would shadow them)."""
+    service = ipaddress.ip_network(service_cidr)
+    clash = next((c for c in network_cidrs if ipaddress.ip_network(c).overlaps(service)), None)
+    if clash:
+        free = free_service_cidr(network_cidrs)
+        raise ConfigError("serviceCidr", f"{service_cidr} overlaps {clash} ({where})",
+                          f"pulumi config set serviceCidr {free}")
+
+
+def choose_zone(configured: str | None, suitable: Sequence[str]) -> str:
+    """The configured zone if it can host everything, else the first suitable one (sorted: deterministic)."""
+    listing = ", ".join(suitable)
+    if not suitable:
+        raise ConfigError("zoneId", "no zone of this region offers everything the stack creates there "
+                          "(vSwitch, enhanced NAT gateway, CLB, serverless pods)",
+                          "pulumi config set alicloud:region <another region>")
+    if configured and configured not in suitable:
+        raise ConfigError("zoneId", f"{configured} cannot host the cluster; suitable zones: {listing}",
+                          f"pulumi config set zoneId {suitable[0]}")
+    return configured or suitable[0]
 
 
 def acl_entries(cidrs: Sequence[str]) -> list[str]:
@@ -149,6 +218,35 @@ def pod_annotations(eci_use_specs: Sequence[str]) -> dict[str, str]:
     return {ANNOTATION_ECI_USE_SPECS: ",".join(eci_use_specs)} if eci_use_specs else {}
 
 
+# --- what the cloud offers (plain invokes, before anything is declared) -----------------------------
+
+
+def suitable_zones(profile: ClusterProfile, ui_access: UiAccess) -> list[str]:
+    """Zones of the provider's region that offer everything the stack creates in its one zone, sorted.
+
+    The vSwitch, the enhanced NAT gateway in it, the intranet CLB in it (an internet CLB picks its own zone,
+    but the same check costs nothing) and, for ACK Serverless, ECI pods. ACS publishes no zone list through
+    the provider (no data source in terraform-provider-alicloud v1.285.0): for Acs the other three decide.
+    """
+    zones = set(alicloud.vpc.get_enhanced_nat_available_zones().ids)
+    zones &= {z.id for z in alicloud.get_zones(available_resource_creation="VSwitch").zones}
+    slb = alicloud.slb.get_zones(available_slb_address_type="vpc" if ui_access == "intranet" else None,
+                                 available_slb_address_ip_version="ipv4")
+    zones &= {z.master_zone_id for z in slb.zones}
+    if profile == "Serverless":
+        zones &= {zone for region in alicloud.eci.get_zones().zones for zone in region.zone_ids}
+    return sorted(zones)
+
+
+def existing_vpc_cidrs(vpc_id: str) -> list[str]:
+    """The primary and secondary CIDRs of an existing VPC (the Service CIDR must avoid all of them)."""
+    found = [v for v in alicloud.vpc.get_networks(ids=[vpc_id]).vpcs if v.id == vpc_id]
+    if not found:
+        raise ConfigError("vpcId", f"{vpc_id} is not a VPC of this account in the provider's region",
+                          "pulumi config set vpcId <vpc id> (see `aliyun vpc DescribeVpcs`)")
+    return [found[0].cidr_block, *found[0].secondary_cidr_blocks]
+
+
 # --- the component ---------------------------------------------------------------------------------
 
 
@@ -158,6 +256,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vswitch_ids: pulumi.Output[list[str]]
     egress_ip: pulumi.Output[str] | None  # the SNAT address pods leave through (None: existing network)
+    zone_id: pulumi.Output[str] | None  # the created vSwitch's zone, as it exists (None: existing network)
     cluster_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]  # secret
     k8s_provider: k8s.Provider
@@ -174,7 +273,8 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        tags = args.tags
+        args = args.place()  # the program passes placed args; a direct caller gets the same checks
+        tags, base = args.tags, args.base_name
         self.image_registry_mirror = args.image_registry_mirror
 
         # --- network and outbound NAT ---
@@ -187,37 +287,39 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             vswitch_id: pulumi.Input[str] = args.vswitch_ids[0]
             cluster_vswitch_ids: pulumi.Input[Sequence[pulumi.Input[str]]] = list(args.vswitch_ids)
             self.egress_ip = None
-            service_cidr = None  # the VPC's CIDR is unknown here; ACK's default (172.21.0.0/20) applies
+            self.zone_id = None
         else:
-            vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=f"{args.project}-{args.stack}",
-                                       cidr_block=args.vpc_cidr, tags=tags, opts=child)
+            vpc = alicloud.vpc.Network(f"{name}-vpc", vpc_name=base, cidr_block=args.vpc_cidr, tags=tags, opts=child)
+            # The zone is fixed once the vSwitch exists: a later `up` that would choose another (the cloud's
+            # offer changed, or zoneId was edited) must not plan a replacement, which would fail anyway
+            # (a new vSwitch with the same CIDR cannot exist beside the old one).
             vswitch = alicloud.vpc.Switch(
-                f"{name}-vswitch", vswitch_name=f"{args.project}-{args.stack}", vpc_id=vpc.id,
-                cidr_block=args.vswitch_cidr, zone_id=args.zone_id or self._first_nat_zone(), tags=tags,
-                opts=child)
+                f"{name}-vswitch", vswitch_name=base, vpc_id=vpc.id, cidr_block=args.vswitch_cidr,
+                zone_id=args.zone_id, tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["zoneId"]))
             # Our own NAT rather than the cluster's `new_nat_gateway`: it is visible in the graph,
             # deleted by Pulumi in dependency order, and its EIP is an output (the egress address
             # to allowlist at Hologres or elsewhere).
             nat = alicloud.vpc.NatGateway(
                 f"{name}-nat", vpc_id=vpc.id, vswitch_id=vswitch.id, nat_type="Enhanced",
                 network_type="internet", payment_type="PayAsYouGo", internet_charge_type="PayByLcu",
-                nat_gateway_name=f"{args.project}-{args.stack}", tags=tags, opts=child)
+                nat_gateway_name=base, tags=tags, opts=child)
             # Billed by traffic; the bandwidth is only a cap, and image pulls of ~1 GB want a high one.
             eip = alicloud.ecs.EipAddress(
-                f"{name}-eip", address_name=f"{args.project}-{args.stack}-nat", bandwidth="100",
+                f"{name}-eip", address_name=f"{base}-nat", bandwidth="100",
                 internet_charge_type="PayByTraffic", payment_type="PayAsYouGo", tags=tags, opts=child)
             association = alicloud.ecs.EipAssociation(
                 f"{name}-eip-nat", allocation_id=eip.id, instance_id=nat.id, instance_type="Nat", opts=child)
             snat = alicloud.vpc.SnatEntry(
                 f"{name}-snat", snat_table_id=nat.snat_table_ids, source_vswitch_id=vswitch.id,
-                snat_ip=eip.ip_address, snat_entry_name=f"{args.project}-{args.stack}",
+                snat_ip=eip.ip_address, snat_entry_name=base,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[association]))
             self.vpc_id = vpc.id
             self.vswitch_ids = pulumi.Output.all(vswitch.id)
             vswitch_id = vswitch.id
             cluster_vswitch_ids = [vswitch.id]
             self.egress_ip = eip.ip_address
-            service_cidr = service_cidr_for(args.vpc_cidr)
+            self.zone_id = vswitch.zone_id  # the state's zone: ignore_changes keeps it when this run chose another
 
         # --- the cluster ---
         # cs.ManagedKubernetes with a profile is the current resource for both kinds; cs.ServerlessKubernetes
@@ -225,12 +327,18 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         # Acs = Container Compute Service, the serverless path for those accounts.
         cluster = alicloud.cs.ManagedKubernetes(
             f"{name}-cluster",
-            name_prefix=f"{args.project}-{args.stack}-",  # unique names let a replacement be created first
+            name_prefix=f"{base}-",  # unique names let a replacement be created first
             profile=args.cluster_profile,
             cluster_spec=args.cluster_spec,
             version=args.kubernetes_version,
             vswitch_ids=cluster_vswitch_ids,
-            service_cidr=service_cidr,
+            addons=ADDONS,
+            service_cidr=args.service_cidr,
+            proxy_mode=PROXY_MODE,
+            node_cidr_mask=NODE_CIDR_MASK,
+            ip_stack=IP_STACK,
+            cluster_domain=CLUSTER_DOMAIN,
+            timezone=TIMEZONE,
             new_nat_gateway=False,  # the SNAT above (or the existing network's) provides outbound access
             slb_internet_enabled=True,  # public API server endpoint: `pulumi up` runs outside the VPC
             deletion_protection=args.deletion_protection,
@@ -239,8 +347,11 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             # retain_resources stays unset: nothing ACK created for the cluster outlives it.
             tags=tags,
             # Pods need outbound access from the first one on; on destroy, the cluster (and its pods'
-            # ENIs) goes before the SNAT entry and the vSwitch.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[snat] if snat else []),
+            # ENIs) goes before the SNAT entry and the vSwitch. `protect` with deletion protection: the
+            # engine refuses the delete in `destroy`'s preview, before anything is deleted (the cloud-side
+            # flag alone would stop destroy halfway, after the Kubernetes objects are gone).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[snat] if snat else [],
+                                        protect=args.deletion_protection),
         )
         self.cluster_id = cluster.id
 
@@ -261,17 +372,17 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
         acl: alicloud.slb.Acl | None = None
         entries: list[alicloud.slb.AclEntryAttachment] = []
         if args.ui_access == "internet":
-            acl = alicloud.slb.Acl(f"{name}-ui-acl", name=f"{args.project}-{args.stack}-flink-ui",
+            acl = alicloud.slb.Acl(f"{name}-ui-acl", name=f"{base}-flink-ui",
                                    ip_version="ipv4", tags=tags, opts=child)
             # Named by CIDR, so editing the list touches only the entries that changed.
             entries = [
                 alicloud.slb.AclEntryAttachment(f"{name}-ui-acl-{entry.replace('/', '-')}", acl_id=acl.id,
-                                                entry=entry, comment="flink-ui allowlist", opts=child)
+                                                entry=entry, comment=ACL_ENTRY_COMMENT, opts=child)
                 for entry in acl_entries(args.ui_allowed_cidrs)
             ]
         slb = alicloud.slb.ApplicationLoadBalancer(
             f"{name}-ui-slb",
-            load_balancer_name=f"{args.project}-{args.stack}-flink-ui",
+            load_balancer_name=f"{base}-flink-ui",
             address_type=args.ui_access,
             address_ip_version="ipv4",
             vswitch_id=vswitch_id if args.ui_access == "intranet" else None,
@@ -280,7 +391,8 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             tags=tags,
             # The CCM binds the ACL to a listener it creates on this CLB; an ACL still bound cannot be
             # deleted, so the CLB (and its listeners) must go first: it depends on the ACL.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[acl] if acl else []),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[acl] if acl else [],
+                                        protect=args.deletion_protection),
         )
         self.slb_id = slb.id
         self.slb_address = slb.address
@@ -300,6 +412,7 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             "vpcId": self.vpc_id,
             "vswitchIds": self.vswitch_ids,
             "egressIp": self.egress_ip,
+            "zoneId": self.zone_id,
             "clusterId": self.cluster_id,
             "kubeconfig": self.kubeconfig,
             "slbId": self.slb_id,
@@ -310,16 +423,3 @@ class AlicloudServerlessCluster(pulumi.ComponentResource):
             "flinkRestUrl": self.flink_rest_url,
             "flinkUiUrl": self.flink_ui_url,
         })
-
-    def _first_nat_zone(self) -> pulumi.Output[str]:
-        """The first zone offering enhanced NAT gateways: the one vSwitch hosts the NAT gateway too."""
-        zones = alicloud.vpc.get_enhanced_nat_available_zones_output(
-            opts=pulumi.InvokeOutputOptions(parent=self))
-
-        def first(result: Any) -> str:
-            if not result.zones:
-                raise pulumi.RunError("no zone in this region offers enhanced NAT gateways; "
-                                      "set zoneId (pulumi config set zoneId <zone>)")
-            return result.zones[0].zone_id
-
-        return zones.apply(first)

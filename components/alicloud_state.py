@@ -172,17 +172,22 @@ def encryption_rule(args: StateStorageArgs) -> dict[str, str]:
 def lifecycle_rules(args: StateStorageArgs) -> list[dict[str, Any]]:
     """Old checkpoints expire; deleted/overwritten versions, dead delete markers and stale uploads go.
 
-    Current savepoints and HA metadata never expire.
+    Current savepoints and HA metadata never expire. With dropStateOnDestroy the bucket is to be emptied by
+    the provider's `force_destroy`, which deletes one page (≤ 1000) of object versions per retry for at most
+    5 minutes and never aborts multipart uploads (resourceAlicloudOssBucketDelete, v1.285.0), while OSS
+    refuses to delete a bucket that still holds parts: the whole bucket then purges noncurrent versions and
+    aborts stale uploads after one day, so destroy finds only current objects and no old parts.
     """
     rules: list[dict[str, Any]] = []
+    drop = args.drop_on_destroy
     if args.checkpoint_expiration_days:
         rules.append({"id": "expire-old-checkpoints", "enabled": True, "prefix": f"{args.prefix}/checkpoints/",
                       "expirations": [{"days": args.checkpoint_expiration_days}]})
     rules.append({
-        "id": "purge-noncurrent-versions", "enabled": True, "prefix": f"{args.prefix}/",
-        "noncurrent_version_expirations": [{"days": args.noncurrent_version_expiration_days}],
+        "id": "purge-noncurrent-versions", "enabled": True, "prefix": "" if drop else f"{args.prefix}/",
+        "noncurrent_version_expirations": [{"days": 1 if drop else args.noncurrent_version_expiration_days}],
         "expirations": [{"expired_object_delete_marker": True}],
-        "abort_multipart_uploads": [{"days": args.abort_multipart_upload_days}],
+        "abort_multipart_uploads": [{"days": 1 if drop else args.abort_multipart_upload_days}],
     })
     return rules
 
@@ -208,11 +213,22 @@ class StoragePlan:
         return {"fs.oss.endpoint": self.endpoint}
 
 
+def user_comments(*, project: str, stack: str) -> str:
+    """The RAM user's description: `comments` allows 128 characters (resource_alicloud_ram_user.go)."""
+    return f"Flink state writer of {project}/{stack}, managed by Pulumi"[:128]
+
+
 def plan_storage(args: StateStorageArgs, *, account_id: str, region: str) -> StoragePlan:
     name = resource_name(project=args.project, stack=args.stack, account_id=account_id, region=region)
     return StoragePlan(bucket=args.existing_bucket or name, prefix=args.prefix, region=region,
                        account_id=account_id, endpoint=args.endpoint or intranet_endpoint(region),
                        identity_name=name)
+
+
+def bucket_exists(bucket: str, opts: pulumi.InvokeOptions) -> bool:
+    """Whether this account already has `bucket` (a name OSS keeps global, so only ours can match)."""
+    found = alicloud.oss.get_buckets(name_regex=f"^{bucket}$", opts=opts)  # bucket names hold no metacharacters
+    return bucket in found.names
 
 
 README = """\
@@ -259,6 +275,13 @@ class AlicloudStateStorage(pulumi.ComponentResource):
         # the provider empty the bucket (all versions) so it can be deleted. Both are read from the
         # state at destroy time: after changing dropStateOnDestroy, run `pulumi up` before `pulumi destroy`.
         keep = pulumi.ResourceOptions(parent=self, retain_on_delete=not args.drop_on_destroy)
+        # `destroy` then `up` on the same stack: the kept bucket (same derived name) still exists and a new
+        # one cannot be created under its name. It is adopted instead: `import_` with the bucket's id (its
+        # name) makes the engine import it rather than create it, savepoints untouched, and then update it to
+        # the program's inputs. Once in the state the option is inert (pulumi/pulumi step_generator.go: an
+        # import only happens when the old state's ID differs), and it makes a replacement an error rather
+        # than a delete of the bucket.
+        adopt = not args.existing_bucket and bucket_exists(plan.bucket, invoke)
         if args.existing_bucket:
             bucket_name: pulumi.Output[str] = pulumi.Output.from_input(plan.bucket)
             marker_opts = pulumi.ResourceOptions(parent=self, retain_on_delete=True)  # not our bucket
@@ -267,16 +290,19 @@ class AlicloudStateStorage(pulumi.ComponentResource):
                 f"{name}-bucket",
                 bucket=plan.bucket,
                 storage_class="Standard",
+                # ForceNew and read back from the bucket: pinned rather than left to the provider's default.
+                redundancy_type="LRS",
                 server_side_encryption_rule=encryption_rule(args),
                 # Versioning: a deleted or overwritten savepoint stays recoverable until the
-                # noncurrent-version rule purges it.
-                versioning={"status": "Enabled"},
+                # noncurrent-version rule purges it. Suspended when the state is to be dropped anyway: new
+                # writes then replace objects instead of piling up versions for force_destroy to page through.
+                versioning={"status": "Suspended" if args.drop_on_destroy else "Enabled"},
                 lifecycle_rules=lifecycle_rules(args),
                 # Both rules carry an Expiration (days vs. dead delete markers) on overlapping prefixes.
                 lifecycle_rule_allow_same_action_overlap=True,
                 force_destroy=args.drop_on_destroy,
                 tags=tags,
-                opts=keep,
+                opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(import_=plan.bucket if adopt else None)),
             )
             bucket_name = bucket.bucket  # type: ignore[assignment]  # resolves once the bucket exists
             # Separate resources: the Bucket's own `acl` is deprecated in the provider.
@@ -296,7 +322,7 @@ class AlicloudStateStorage(pulumi.ComponentResource):
         kms_key_arn = (f"acs:kms:{region}:{account_id}:key/{args.kms_key_id}" if args.kms_key_id else None)
         user = alicloud.ram.User(
             f"{name}-user", name=plan.identity_name, display_name=plan.identity_name,
-            comments=f"Flink state on {plan.base_uri} ({args.project}/{args.stack}); managed by Pulumi",
+            comments=user_comments(project=args.project, stack=args.stack),
             force=True,  # destroy removes it even if someone attached more keys or policies by hand
             tags=tags, opts=child)
         policy = alicloud.ram.Policy(

@@ -20,123 +20,34 @@ from typing import Any
 
 from psycopg2 import sql
 
+from components.hologres_names import MAX_IDENTIFIER_BYTES, identifier_problem, parse_table_name
+from components.hologres_properties import (
+    MUTABLE_PROPERTIES,
+    PROPERTY_ALIASES,
+    PROPERTY_FIELDS,
+    WITH_NAMES,
+    declared_difference,
+    normalize_property,
+    parse_catalog_property,
+    property_value,
+    rule_problems,
+)
+from components.hologres_types import canonical_type, pk_capable
+
+__all__ = ["MAX_IDENTIFIER_BYTES", "PROPERTY_FIELDS", "canonical_type", "identifier_problem",
+           "parse_catalog_property", "parse_table_name", "pk_capable"]  # re-exported for callers of this module
+
 Problem = tuple[str, str]  # (property path, reason): one check failure
 # (statement, parameters). Statements that embed identifiers take no parameters (see
 # render_create_table); run them with parameters None so that no "%" is interpolated.
 Statement = tuple[sql.Composable, tuple[Any, ...]]
 
 DEFAULT_TABLE = "public.order_details"
-MAX_IDENTIFIER_BYTES = 63  # PostgreSQL/Hologres silently truncate longer names: refuse them instead
 MAX_COLUMNS = 1600
 
 # Engine property names of the table part of the resource.
 SCHEMA, TABLE, COLUMNS, PRIMARY_KEY, PROPERTIES = "schemaName", "tableName", "columns", "primaryKey", "properties"
 TABLE_KEYS = (SCHEMA, TABLE, COLUMNS, PRIMARY_KEY, PROPERTIES)
-
-# --- column types -------------------------------------------------------------------------------
-# alias → (name as PostgreSQL's format_type() prints it, parameter kind). Canonical names let a
-# declared type be compared with what the catalog reports, so unchanged columns never show a diff.
-_NONE, _LENGTH, _NUMERIC = "none", "length", "numeric"
-_TYPES: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("smallint", "int2"), ("smallint", _NONE)),
-    **dict.fromkeys(("integer", "int", "int4"), ("integer", _NONE)),
-    **dict.fromkeys(("bigint", "int8"), ("bigint", _NONE)),
-    **dict.fromkeys(("real", "float4"), ("real", _NONE)),
-    **dict.fromkeys(("double precision", "float8", "float"), ("double precision", _NONE)),
-    **dict.fromkeys(("numeric", "decimal"), ("numeric", _NUMERIC)),
-    **dict.fromkeys(("boolean", "bool"), ("boolean", _NONE)),
-    "text": ("text", _NONE),
-    **dict.fromkeys(("character varying", "varchar"), ("character varying", _LENGTH)),
-    **dict.fromkeys(("character", "char"), ("character", _LENGTH)),
-    "date": ("date", _NONE),
-    **dict.fromkeys(("timestamp", "timestamp without time zone"), ("timestamp without time zone", _NONE)),
-    **dict.fromkeys(("timestamptz", "timestamp with time zone"), ("timestamp with time zone", _NONE)),
-    **dict.fromkeys(("time", "time without time zone"), ("time without time zone", _NONE)),
-    **dict.fromkeys(("timetz", "time with time zone"), ("time with time zone", _NONE)),
-    "interval": ("interval", _NONE),
-    "json": ("json", _NONE),
-    "jsonb": ("jsonb", _NONE),
-    "bytea": ("bytea", _NONE),
-}
-# Hologres supports arrays of these only.
-_ARRAY_ELEMENTS = frozenset({"integer", "bigint", "real", "double precision", "boolean", "text"})
-# Hologres refuses these in a primary key.
-_NOT_PK_CAPABLE = frozenset({"real", "double precision", "numeric", "json", "jsonb"})
-_MAX_NUMERIC_PRECISION = 38  # Hologres DECIMAL
-_MAX_LENGTH = 10_485_760
-_TYPE_RE = re.compile(
-    r"(?P<base>[a-z][a-z0-9 ]*?)\s*(?:\(\s*(?P<p>\d+)\s*(?:,\s*(?P<s>\d+)\s*)?\))?\s*(?P<array>\[\s*\])?")
-
-
-def canonical_type(declared: str) -> str:
-    """The allowlisted type as format_type() prints it, e.g. 'NUMERIC(38, 2)' → 'numeric(38,2)'.
-
-    Raises ValueError with a readable reason for anything else.
-    """
-    text = " ".join(str(declared).lower().split())
-    match = _TYPE_RE.fullmatch(text)
-    if not match or match["base"] not in _TYPES:
-        raise ValueError(f"unsupported type {declared!r}; use one of: {', '.join(sorted(set(_TYPES)))}")
-    name, kind = _TYPES[match["base"]]
-    p, s = match["p"], match["s"]
-    if kind == _NONE and p is not None:
-        raise ValueError(f"type {declared!r}: {name} takes no parameters")
-    if kind == _LENGTH:
-        if s is not None:
-            raise ValueError(f"type {declared!r}: {name} takes one length")
-        if p is not None and not 1 <= int(p) <= _MAX_LENGTH:
-            raise ValueError(f"type {declared!r}: length must be 1..{_MAX_LENGTH}")
-        if p is not None or name == "character":  # bare char means char(1)
-            name = f"{name}({int(p or 1)})"
-    if kind == _NUMERIC and p is not None:
-        precision, scale = int(p), int(s or 0)
-        if not 1 <= precision <= _MAX_NUMERIC_PRECISION or scale > precision:
-            raise ValueError(f"type {declared!r}: precision must be 1..{_MAX_NUMERIC_PRECISION} "
-                             "and scale 0..precision")
-        name = f"numeric({precision},{scale})"
-    if match["array"]:
-        if _TYPES[match["base"]][0] not in _ARRAY_ELEMENTS:
-            raise ValueError(f"type {declared!r}: Hologres arrays hold only {', '.join(sorted(_ARRAY_ELEMENTS))}")
-        name += "[]"
-    return name
-
-
-def pk_capable(canonical: str) -> bool:
-    base = canonical.split("(")[0]
-    return not canonical.endswith("[]") and base not in _NOT_PK_CAPABLE
-
-
-# --- names --------------------------------------------------------------------------------------
-
-
-def identifier_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be a table/column/schema name, or None. Names are always quoted, so
-    case, spaces, quotes and unicode are kept exactly as given."""
-    if not isinstance(value, str) or not value:
-        return "must be a non-empty string"
-    if "\x00" in value:
-        return "must not contain NUL"
-    if len(value.encode("utf-8")) > MAX_IDENTIFIER_BYTES:
-        return f"is longer than {MAX_IDENTIFIER_BYTES} bytes (the server would silently truncate it)"
-    return None
-
-
-def parse_table_name(value: str) -> tuple[str, str]:
-    """``schema.table`` (the ``hologresTable`` config key) → (schema, table); no dot means ``public``.
-
-    The first dot separates the schema, so a table name may contain dots, a schema name may not.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"hologresTable must look like schema.table (e.g. {DEFAULT_TABLE}), got {value!r}")
-    schema, dot, table = value.partition(".")
-    if not dot:
-        schema, table = "public", value
-    for what, name in (("schema", schema), ("table", table)):
-        problem = identifier_problem(name)
-        if problem:
-            raise ValueError(f"hologresTable {value!r}: the {what} name {problem} (expected schema.table)")
-    return schema, table
-
 
 # --- spec ---------------------------------------------------------------------------------------
 
@@ -204,33 +115,6 @@ DEFAULT_ORDER_DETAILS = TableSpec(
     primary_key=("user_id", "item_id"),
     properties=HologresProperties(event_time_column=("sale_timestamp",)),
 )
-
-# Hologres property name → (HologresProperties field, kind). Kinds: "list" of columns, "orientation",
-# "binlog_level", "seconds". The catalog and set_table_property use these names.
-PROPERTY_FIELDS: dict[str, tuple[str, str]] = {
-    "orientation": ("orientation", "orientation"),
-    "distribution_key": ("distribution_key", "list"),
-    "clustering_key": ("clustering_key", "list"),
-    "event_time_column": ("event_time_column", "list"),
-    "bitmap_columns": ("bitmap_columns", "list"),
-    "dictionary_encoding_columns": ("dictionary_encoding_columns", "list"),
-    "time_to_live_in_seconds": ("time_to_live_in_seconds", "seconds"),
-    "binlog.level": ("binlog_level", "binlog_level"),
-    "binlog.ttl": ("binlog_ttl", "seconds"),
-}
-PROPERTY_ALIASES = {"segment_key": "event_time_column", "binlog_level": "binlog.level", "binlog_ttl": "binlog.ttl"}
-# Changeable after creation (set_table_property on a live table); all others need a new table.
-MUTABLE_PROPERTIES = frozenset({"time_to_live_in_seconds", "bitmap_columns", "dictionary_encoding_columns",
-                                "binlog.level", "binlog.ttl"})
-# In CREATE TABLE … WITH (…) (Hologres V2.1+) the binlog properties are spelled with "_".
-WITH_NAMES = {"binlog.level": "binlog_level", "binlog.ttl": "binlog_ttl"}
-_ORIENTATIONS = {"column": "column", "row": "row", "row,column": "row,column", "column,row": "row,column"}
-_SUFFIXES = {"distribution_key": (), "event_time_column": (), "clustering_key": ("asc", "desc"),
-             "bitmap_columns": ("on", "off"), "dictionary_encoding_columns": ("on", "off", "auto")}
-# Property values are comma-separated text; names holding these characters cannot be written in it.
-_PROPERTY_LIST_SPECIALS = frozenset(',:"')
-_SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-
 
 def spec_to_props(spec: TableSpec) -> dict[str, Any]:
     """The wire format of a spec (what the dynamic resource sends to its provider)."""
@@ -347,6 +231,9 @@ def _check_columns(out: dict[str, Any], problems: list[Problem], is_unknown: Cal
                 if not isinstance(declared, str):
                     raise ValueError("must be a type name such as BIGINT, TEXT or NUMERIC(38,2)")
                 column["type"] = canonical_type(declared)
+                if column["type"] == "numeric":
+                    raise ValueError(f"type {declared!r}: give DECIMAL/NUMERIC a precision and scale, e.g. "
+                                     "NUMERIC(38,2) (Hologres may keep a bare numeric as numeric(38,0))")
             except ValueError as err:
                 problems.append((f"{path}.type", str(err)))
             if known is not None and isinstance(name, str):
@@ -375,7 +262,8 @@ def _check_primary_key(out: dict[str, Any], columns: dict[str, str] | None, prob
             problems.append((PRIMARY_KEY, f"column {name!r} is not among the columns"))
         elif not pk_capable(columns[name]):
             problems.append((PRIMARY_KEY, f"column {name!r} has type {columns[name]}, which Hologres "
-                                          "does not allow in a primary key (no float, double, numeric, json, arrays)"))
+                                          "does not allow in a primary key (no float, double, numeric, json, bytea, "
+                                          "interval, arrays)"))
     # A primary key makes its columns NOT NULL: say so in the spec, so the catalog matches it.
     for column in out[COLUMNS]:
         if isinstance(column, dict) and column.get("name") in pk:
@@ -405,60 +293,14 @@ def _check_properties(out: dict[str, Any], columns: dict[str, str] | None, pk: l
             continue
         kind = PROPERTY_FIELDS[key][1]
         try:
-            normalized[key] = _normalize_property(key, kind, value, columns)
+            normalized[key] = normalize_property(key, kind, value, columns)
         except ValueError as err:
             problems.append((path, str(err)))
     out[PROPERTIES] = normalized
-    if pk is None or any(is_unknown(v) for v in normalized.values()):
+    if pk is None or columns is None or any(is_unknown(v) for v in normalized.values()):
         return
-    if normalized.get("orientation") in ("row", "row,column") and not pk:
-        problems.append((f"{PROPERTIES}.orientation", "a row-oriented Hologres table needs a primary key"))
-    distribution = [_entry_column(e) for e in normalized.get("distribution_key", [])]
-    if pk and not set(distribution) <= set(pk):
-        problems.append((f"{PROPERTIES}.distribution_key", "must be a subset of the primary key "
-                                                          f"({', '.join(pk)})"))
-
-
-def _normalize_property(key: str, kind: str, value: Any, columns: dict[str, str] | None) -> Any:
-    if kind == "orientation":
-        text = ",".join(p.strip() for p in str(value).lower().split(",")) if isinstance(value, str) else None
-        if text not in _ORIENTATIONS:
-            raise ValueError("must be column, row or row,column")
-        return _ORIENTATIONS[text]
-    if kind == "binlog_level":
-        if not isinstance(value, str) or value.lower() not in ("none", "replica"):
-            raise ValueError("must be none or replica")
-        return value.lower()
-    if kind == "seconds":
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)  # numbers cross the wire as floats
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError("must be a positive number of seconds")
-        return value
-    # Hologres' own spelling "a, b" is accepted too; a list keeps names exactly as given.
-    entries = [e.strip() for e in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(entries, list) or not entries or not all(isinstance(e, str) for e in entries):
-        raise ValueError("must be a non-empty list of column names")
-    result = []
-    for entry in entries:
-        name, _, suffix = entry.partition(":")
-        allowed = _SUFFIXES[key]
-        if suffix and suffix.lower() not in allowed:
-            raise ValueError(f"{entry!r}: the suffix must be one of {', '.join(allowed) or '(none)'}")
-        if columns is not None and name not in columns:
-            raise ValueError(f"column {name!r} is not among the columns")
-        if _PROPERTY_LIST_SPECIALS & set(name):
-            raise ValueError(f"column {name!r}: names used in Hologres properties cannot contain , : or \"")
-        result.append(f"{name}:{suffix.lower()}" if suffix else name)
-    if len({_entry_column(e) for e in result}) != len(result):
-        raise ValueError("lists a column twice")
-    return result
-
-
-def _entry_column(entry: str) -> str:
-    return entry.partition(":")[0]
+    nullable = {c["name"]: c.get("nullable") is not False for c in out[COLUMNS] if isinstance(c, Mapping)}
+    problems.extend(rule_problems(normalized, columns, nullable, pk))
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -466,22 +308,6 @@ def _entry_column(entry: str) -> str:
 
 def table_identifier(schema: str, name: str) -> sql.Identifier:
     return sql.Identifier(schema, name)
-
-
-def property_value(key: str, value: Any) -> str:
-    """A property's value as set_table_property / WITH (…) take it: comma-separated text."""
-    kind = PROPERTY_FIELDS[key][1]
-    if kind != "list":
-        return str(value)
-    return ",".join(_property_column(e) for e in value)
-
-
-def _property_column(entry: str) -> str:
-    # Hologres folds unquoted names in property lists to lower case, like SQL: quote the others.
-    # (Names with , : " were refused by the check, so the quotes cannot be broken out of.)
-    name, colon, suffix = entry.partition(":")
-    quoted = name if _SIMPLE_NAME.fullmatch(name) else f'"{name}"'
-    return f"{quoted}{colon}{suffix}"
 
 
 def _column_definition(column: Column) -> sql.Composable:
@@ -524,21 +350,6 @@ def render_drop_table(schema: str, name: str) -> Statement:
     return sql.SQL("DROP TABLE IF EXISTS {} RESTRICT").format(table_identifier(schema, name)), ()
 
 
-# --- catalog → spec -----------------------------------------------------------------------------
-
-
-def parse_catalog_property(key: str, text: str) -> Any:
-    """A value from hologres.hg_table_properties in the normalized wire form."""
-    kind = PROPERTY_FIELDS[key][1]
-    if kind == "list":
-        return [e.strip().replace('"', "") for e in text.split(",") if e.strip()]
-    if kind == "orientation":
-        return _ORIENTATIONS.get(",".join(p.strip() for p in text.lower().split(",")), text)
-    if kind == "seconds":
-        return int(text) if text.strip().isdigit() else text
-    return text.lower()
-
-
 # --- changes ------------------------------------------------------------------------------------
 
 
@@ -549,22 +360,14 @@ class Change:
     replace: bool  # needs a new table (else ALTER / set_table_property in place)
 
 
-def _comparable(key: str, value: Any) -> Any:
-    """Property values compared by meaning: default suffixes spelled out, unordered lists sorted."""
-    if PROPERTY_FIELDS[key][1] != "list" or not isinstance(value, list):
-        return value
-    default = {"clustering_key": "asc", "bitmap_columns": "on", "dictionary_encoding_columns": "on"}.get(key)
-    entries = [e if ":" in e or default is None else f"{e}:{default}" for e in value]
-    return sorted(entries) if key in ("bitmap_columns", "dictionary_encoding_columns") else entries
-
-
 def _describe_column(column: Column | None) -> str:
     if column is None:
         return "absent"
     return f"{canonical_type(column.type)}{'' if column.nullable else ' NOT NULL'}"
 
 
-def classify(old: TableSpec, new: TableSpec, *, compare_properties: bool = True) -> list[Change]:
+def classify(old: TableSpec, new: TableSpec, *, compare_properties: bool = True,
+             unexplained: Iterable[str] = ()) -> list[Change]:
     """What it takes to turn table ``old`` into ``new``.
 
     In place: a new nullable column (appended), mutable Hologres properties (TTL, bitmap and
@@ -572,7 +375,8 @@ def classify(old: TableSpec, new: TableSpec, *, compare_properties: bool = True)
     nullability, a removed or NOT NULL new column, the primary key, orientation, distribution /
     clustering / event-time keys. Columns are matched by name, so their order never matters.
     Hologres properties that ``new`` does not set are left alone (the server's default or the
-    value the table already has).
+    value the table already has), and of bitmap / dictionary columns only those ``new`` names.
+    ``unexplained``: properties whose live value could not be read; never a change (the caller warns).
     """
     changes: list[Change] = []
     if (old.schema, old.name) != (new.schema, new.name):
@@ -589,10 +393,10 @@ def classify(old: TableSpec, new: TableSpec, *, compare_properties: bool = True)
         changes.append(Change(PRIMARY_KEY, f"primary key ({', '.join(old.primary_key)}) → "
                                            f"({', '.join(new.primary_key)})", True))
     if compare_properties:
-        before_props, after_props = set_properties(old), set_properties(new)
-        for key, value in after_props.items():
-            if _comparable(key, before_props.get(key)) != _comparable(key, value):
-                changes.append(Change(f"{PROPERTIES}.{key}", f"{key}: {before_props.get(key)!r} → {value!r}",
+        before_props, skip = set_properties(old), set(unexplained)
+        for key, value in set_properties(new).items():
+            if key not in skip and (wanted := declared_difference(key, before_props.get(key), value)) is not None:
+                changes.append(Change(f"{PROPERTIES}.{key}", f"{key}: {before_props.get(key)!r} → {wanted!r}",
                                       key not in MUTABLE_PROPERTIES))
     return changes
 
@@ -602,7 +406,29 @@ def new_columns(old: TableSpec, new: TableSpec) -> list[Column]:
     return [c for c in new.columns if c.name not in names]
 
 
-def changed_mutable_properties(old: TableSpec, new: TableSpec) -> dict[str, Any]:
-    before = set_properties(old)
-    return {k: v for k, v in set_properties(new).items()
-            if k in MUTABLE_PROPERTIES and _comparable(k, before.get(k)) != _comparable(k, v)}
+def changed_mutable_properties(old: TableSpec, new: TableSpec, unexplained: Iterable[str] = ()) -> dict[str, Any]:
+    """The set_table_property calls that bring ``old`` to ``new``: per-column entries for bitmap and
+    dictionary columns (``col:on`` / ``col:off``), whole values otherwise."""
+    before, skip = set_properties(old), set(unexplained)
+    wanted = {k: declared_difference(k, before.get(k), v) for k, v in set_properties(new).items()
+              if k in MUTABLE_PROPERTIES and k not in skip}
+    return {k: v for k, v in wanted.items() if v is not None}
+
+
+# --- ownership marker ---------------------------------------------------------------------------
+# Each create writes a fresh generation into the table's comment; a delete drops the table only
+# while the comment still names its own generation. So when a create-before-delete replacement
+# adopts the same table, the old resource's delete leaves it to the new one.
+_MARKER = re.compile(r"\s*\[managed by pulumi flink-hologres: generation ([0-9a-f]+)\]")
+
+
+def marker_generation(comment: str | None) -> str | None:
+    match = _MARKER.search(comment or "")
+    return match[1] if match else None
+
+
+def render_marker(schema: str, name: str, comment: str | None, generation: str) -> Statement:
+    """``COMMENT ON TABLE`` keeping the user's text, with this resource's generation."""
+    text = _MARKER.sub("", comment or "")
+    marked = f"{text} [managed by pulumi flink-hologres: generation {generation}]".strip()
+    return sql.SQL("COMMENT ON TABLE {} IS {}").format(table_identifier(schema, name), sql.Literal(marked)), ()

@@ -4,57 +4,70 @@ The provider object is pickled by reference (dill) into the state and re-importe
 provider host, so this module must keep its path and import without side effects.
 
 Credentials never reach the state: the user (AccessKey ID) and password (AccessKey secret) come
-from the stack config (``hologresUser``, ``hologresPassword``) through ``configure()``.
+from the stack config (``hologresUser``, ``hologresPassword``) through ``configure()``. The admin
+connection is encrypted by default (``sslmode`` require); the ``tls`` output says what protected it.
 
-Data safety: the provider drops a table only when ``dropTableOnDestroy`` is already true in the
-state. A delete without it keeps the table and its rows (and says so); a change that needs a new
-table under the same name (column type, removed column, key, orientation, …) is refused by
-``diff`` before anything is touched, because the engine's delete cannot tell a replace from a
-destroy.
+Data safety, where data would be dropped (never in ``diff``, which ``pulumi refresh`` calls to show
+drift, so it must only report):
+- ``check`` refuses a declared change that needs a new table under the same name unless
+  ``dropTableOnDestroy`` is already true in the state (the engine's delete cannot tell a replace
+  from a destroy);
+- replacement is delete-before-replace: ``diff`` says so, and the resource option is set, because
+  ``pulumi up --replace`` never asks the provider's diff (pulumi/pulumi
+  pkg/resource/deploy/step_generator.go at 1b5949891b3cefcb9974752b24a5ecef0acc86c8, the targeted
+  replace in ``diff`` and ``goal.DeleteBeforeReplace`` overriding the provider);
+- should the engine still create before deleting, the old resource's delete finds the table marked
+  with the newer resource's generation (see hologres_ddl.render_marker) and keeps it;
+- ``delete`` drops only with ``dropTableOnDestroy`` true, and ``create`` never drops: a live table
+  that differs from the declaration is an error listing the differences.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import psycopg2
-import psycopg2.errors
 import psycopg2.extensions
 import pulumi
 import pulumi.dynamic as dyn
 
 from components import hologres_ddl as ddl
+from components.hologres_catalog import HologresVersion, LiveTable, live_table, server_version, tls_state
+from components.hologres_properties import PER_COLUMN, with_undeclared
 from components.unknowns import is_unknown
 
 # Connection inputs.
-HOST, PORT, DATABASE, SSLMODE = "host", "port", "database", "sslmode"
+HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT = "host", "port", "database", "sslmode", "sslRootCert"
 CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY = "connectTimeout", "statementTimeout", "dropTableOnDestroy"
-CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
+CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
 # Computed outputs.
-QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY = (
-    "qualifiedName", "hologresVersion", "unappliedProperties", "adopted", "onDestroy")
-OUTPUT_KEYS = (QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY)
+QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED, DECLARED = (
+    "qualifiedName", "hologresVersion", "unappliedProperties", "adopted", "onDestroy", "tls", "generation",
+    "unexplainedProperties", "declaredProperties")
+OUTPUT_KEYS = (QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED,
+               DECLARED)
 
-DEFAULTS: dict[str, Any] = {PORT: 80, SSLMODE: "prefer", CONNECT_TIMEOUT: 10, STATEMENT_TIMEOUT: 60,
-                            DROP_ON_DESTROY: False}
+DEFAULTS: dict[str, Any] = {PORT: 80, SSLMODE: "require", SSLROOTCERT: "", CONNECT_TIMEOUT: 10,
+                            STATEMENT_TIMEOUT: 60, DROP_ON_DESTROY: False}
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Changing these never touches the table; any other change does (see hologres_ddl.classify).
-IN_PLACE_CONNECTION_KEYS = (HOST, PORT, SSLMODE, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
+IN_PLACE_CONNECTION_KEYS = (HOST, PORT, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
 WITH_CLAUSE_SINCE = (2, 1)  # Hologres accepts CREATE TABLE … WITH (…) from V2.1
+DATE_PK_SINCE = (1, 3, 22)  # a DATE primary key column from V1.3.22 (CREATE TABLE limits)
+# libpq's message when the server has no TLS; Hologres has SSL off until it is turned on per instance.
+_NO_TLS = "server does not support SSL"
+_TLS_FIX = ("turn SSL on for the Hologres instance (console: Instance details > Network information; require "
+            "needs V1.1+, verify-ca/verify-full V2.1+), or on a private network only `pulumi config set "
+            "hologresSslMode disable`")
 
 
 class HologresError(Exception):
     """One readable line: what failed, the server's message and SQLSTATE. Never the password."""
-
-
-class HologresVersion(NamedTuple):
-    text: str
-    major: int
-    minor: int
 
 
 def _whole(value: Any) -> Any:
@@ -95,13 +108,15 @@ class HologresTableProvider(dyn.ResourceProvider):
 
     # --- check / diff: never touch the database (pulumi preview calls them) ---------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dyn.CheckResult:
         props = {k: _whole(v) for k, v in news.items() if k not in OUTPUT_KEYS}
         for key, default in DEFAULTS.items():
             if props.get(key) is None:
                 props[key] = default
         props, problems = ddl.check_table(props, is_unknown)
         problems += self._connection_problems(props)
+        if not problems and olds:
+            problems += _rebuild_refused(olds, props)
         return dyn.CheckResult(props, [dyn.CheckFailure(p, r) for p, r in problems])
 
     def _connection_problems(self, props: Mapping[str, Any]) -> list[ddl.Problem]:
@@ -116,84 +131,102 @@ class HologresTableProvider(dyn.ResourceProvider):
             problems.append((DATABASE, problem))
         if SSLMODE in known and known[SSLMODE] not in SSLMODES:
             problems.append((SSLMODE, f"must be one of {', '.join(SSLMODES)}"))
+        if SSLROOTCERT in known and not isinstance(known[SSLROOTCERT], str):
+            problems.append((SSLROOTCERT, "must be the path of the instance's CA certificate, or empty"))
         if DROP_ON_DESTROY in known and not isinstance(known[DROP_ON_DESTROY], bool):
             problems.append((DROP_ON_DESTROY, "must be true or false"))
         for key, value, what in ((self.user_config_key, self._user, "AccessKey ID"),
                                  (self.password_config_key, self._password, "AccessKey secret")):
             if not value:
-                secret = " --secret" if what.endswith("secret") else ""
-                problems.append((key, f"missing stack config: pulumi config set{secret} {key} <{what}>"))
+                # Both are secret config: the program refuses them in plaintext.
+                problems.append((key, f"missing stack config: pulumi config set --secret {key} '<{what}>'"))
         return problems
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
+        """Only reports (``pulumi refresh`` shows drift through it): never raises, never refuses."""
+        for key, value in (olds.get(UNEXPLAINED) or {}).items():
+            if key in (news.get(ddl.PROPERTIES) or {}):
+                pulumi.log.warn(_unexplained_warning(olds, key, value))
         changes = _changes(olds, news)
-        if not changes:
-            return dyn.DiffResult(changes=False, replaces=[])
-        replaces = sorted({_top_level(c.property) for c in changes if c.replace})
         identity = (DATABASE, ddl.SCHEMA, ddl.TABLE)
         same_table = all(olds.get(k) == news.get(k) for k in identity)
-        # Refuse only a certain rebuild: in a preview, unknown values are re-diffed once known.
-        certain = [c for c in changes if c.replace and not is_unknown(news.get(_top_level(c.property)))]
-        if certain and same_table and olds.get(DROP_ON_DESTROY) is not True:
-            reasons = "; ".join(c.description for c in certain)
-            raise HologresError(
-                f"refusing to replace table {_qualified(olds)}: {reasons} needs a new table, which drops the "
-                f"existing one and its rows; set dropTableOnDestroy to true and run `pulumi up` first to allow "
-                "it, or keep the old definition")
-        # Same name: the old table must go before the new one can be created.
         unsure = any(is_unknown(news.get(k)) for k in identity)
-        return dyn.DiffResult(changes=True, replaces=replaces,
-                              delete_before_replace=bool(replaces) and (same_table or unsure))
+        # Same name: the old table must go before the new one can be created (also for --replace).
+        delete_first = same_table or unsure
+        if not changes:
+            return dyn.DiffResult(changes=False, replaces=[], delete_before_replace=delete_first)
+        replaces = sorted({_top_level(c.property) for c in changes if c.replace})
+        return dyn.DiffResult(changes=True, replaces=replaces, delete_before_replace=delete_first)
 
     # --- create / read / update / delete -------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         spec = ddl.spec_from_props(props)
         action = f"create {spec.qualified_name}"
+        generation = secrets.token_hex(8)
         with self._connect(props, action) as conn:
-            version = _hologres_version(conn)
-            existing = _live_table(conn, spec.schema, spec.name, version)
+            version = server_version(conn)
+            existing = live_table(conn, spec.schema, spec.name, version)
             if existing is None:
-                _run(conn, _create_statements(conn, spec, version))  # the table and its properties, or nothing
-            elif differences := ddl.classify(existing, spec, compare_properties=version is not None):
-                raise HologresError(
-                    f"{action}: the table already exists and differs (live → declared): "
-                    f"{'; '.join(d.description for d in differences)}; change the declaration to match, "
-                    "or rename or drop the existing table yourself")
+                _refuse_for_version(spec, version, action)
+                # The table, its properties and its marker, or nothing (one DDL-only transaction).
+                _ddl(conn, [*_create_statements(conn, spec, version),
+                            ddl.render_marker(spec.schema, spec.name, None, generation)])
+            else:
+                differences = ddl.classify(existing.spec, spec, compare_properties=version is not None,
+                                           unexplained=existing.unexplained)
+                if differences:
+                    raise HologresError(
+                        f"{action}: the table already exists and differs (live → declared): "
+                        f"{'; '.join(d.description for d in differences)}; change the declaration to match, "
+                        "or rename or drop the existing table yourself")
+                # Adopted: from now on this resource's delete is the one that may drop it.
+                _ddl(conn, [ddl.render_marker(spec.schema, spec.name, existing.comment, generation)])
             live = _require_table(conn, spec, version, action)
-        return dyn.CreateResult(spec.qualified_name, _outputs(props, live, version, adopted=existing is not None))
+            outputs = _outputs(props, live, version, conn, adopted=existing is not None, generation=generation,
+                               declared=props.get(ddl.PROPERTIES))
+        _warn_read_back(spec, live, version)
+        return dyn.CreateResult(spec.qualified_name, outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> dyn.ReadResult:
         schema, name = props.get(ddl.SCHEMA), props.get(ddl.TABLE)
         if not schema or not name:
-            schema, name = ddl.parse_table_name(id_)
+            schema, _, name = id_.partition(".")  # the id is schema.table, unquoted
         with self._connect(props, f"read {schema}.{name}") as conn:
-            version = _hologres_version(conn)
-            live = _live_table(conn, schema, name, version)
-        if live is None:
-            return dyn.ReadResult("", {})  # gone: the next `pulumi up` creates it again
-        return dyn.ReadResult(id_, _outputs(props, live, version, adopted=bool(props.get(ADOPTED))))
+            version = server_version(conn)
+            live = live_table(conn, schema, name, version)
+            if live is None:
+                return dyn.ReadResult("", {})  # gone: the next `pulumi up` creates it again
+            outputs = _outputs(props, live, version, conn, adopted=bool(props.get(ADOPTED)),
+                               generation=props.get(GENERATION) or "", declared=props.get(DECLARED))
+        return dyn.ReadResult(id_, outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
-        spec = ddl.spec_from_props(news)
+        spec = _effective_spec(news, olds.get(DECLARED))
         action = f"update {spec.qualified_name}"
         with self._connect(news, action) as conn:
-            version = _hologres_version(conn)
-            live = _live_table(conn, spec.schema, spec.name, version)
+            version = server_version(conn)
+            live = live_table(conn, spec.schema, spec.name, version)
             if live is None:
                 raise HologresError(f"{action}: the table no longer exists; run `pulumi refresh`, then `pulumi up`")
-            rebuild = [c for c in ddl.classify(live, spec, compare_properties=version is not None) if c.replace]
+            hologres = version is not None
+            rebuild = [c for c in ddl.classify(live.spec, spec, compare_properties=hologres,
+                                               unexplained=live.unexplained) if c.replace]
             if rebuild:
                 raise HologresError(f"{action}: the live table differs in ways an update cannot fix "
                                     f"({'; '.join(c.description for c in rebuild)}); run `pulumi refresh` first")
             statements = []
-            if added := ddl.new_columns(live, spec):
+            if added := ddl.new_columns(live.spec, spec):
                 statements.append(ddl.render_add_columns(spec, added))
-            if version is not None:
-                statements += _property_calls(conn, spec, ddl.changed_mutable_properties(live, spec))
-            _run(conn, statements)
+            if hologres:
+                changed = ddl.changed_mutable_properties(live.spec, spec, live.unexplained)
+                statements += _property_calls(conn, spec, changed)
+            _ddl(conn, statements)
             live = _require_table(conn, spec, version, action)
-        return dyn.UpdateResult(_outputs(news, live, version, adopted=bool(olds.get(ADOPTED))))
+            outputs = _outputs(news, live, version, conn, adopted=bool(olds.get(ADOPTED)),
+                               generation=olds.get(GENERATION) or "", declared=news.get(ddl.PROPERTIES))
+        _warn_read_back(spec, live, version)
+        return dyn.UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         qualified = _qualified(props) if props.get(ddl.TABLE) else id_
@@ -201,39 +234,52 @@ class HologresTableProvider(dyn.ResourceProvider):
             pulumi.log.warn(f"kept table {qualified} and its data in database {props.get(DATABASE)!r} "
                             "(dropTableOnDestroy is false); Pulumi no longer manages it")
             return
-        with self._connect(props, f"drop {qualified}") as conn:
-            _run(conn, [ddl.render_drop_table(props[ddl.SCHEMA], props[ddl.TABLE])])
+        action = f"drop {qualified}"
+        with self._connect(props, action) as conn:
+            live = live_table(conn, props[ddl.SCHEMA], props[ddl.TABLE], None)
+            if live is None:
+                return
+            owner = ddl.marker_generation(live.comment)
+            if owner and props.get(GENERATION) and owner != props[GENERATION]:
+                # A create-before-delete replacement adopted it: the table is the new resource's now.
+                pulumi.log.warn(f"kept table {qualified}: it now belongs to the resource that replaced this one")
+                return
+            _ddl(conn, [ddl.render_drop_table(props[ddl.SCHEMA], props[ddl.TABLE])])
 
     # --- connection ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _connect(self, props: Mapping[str, Any], action: str) -> Iterator[psycopg2.extensions.connection]:
-        """A connection with bounded connect and statement time; psycopg2 errors become one line."""
+        """A connection in autocommit mode (reads never join a DDL transaction), with bounded connect
+        and statement time and the declared TLS; psycopg2 errors become one line."""
         user, password = getattr(self, "_user", None), getattr(self, "_password", None)
         if not user or not password:
             raise HologresError(f"{action}: stack config {self.user_config_key} and "
                                 f"{self.password_config_key} must be set")
         where = f"{props[HOST]}:{_whole(props[PORT])}/{props[DATABASE]}"
+        tls = {"sslrootcert": props[SSLROOTCERT]} if props.get(SSLROOTCERT) else {}
         try:
             conn = psycopg2.connect(
                 host=props[HOST], port=_whole(props[PORT]), dbname=props[DATABASE], user=user, password=password,
                 sslmode=props[SSLMODE], connect_timeout=_whole(props[CONNECT_TIMEOUT]),
                 application_name="pulumi flink-hologres",
                 # Notice a dead peer within about a minute instead of hanging on it.
-                keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+                keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3, **tls,
             )
         except psycopg2.Error as err:
-            raise HologresError(f"{action}: cannot connect to {where} as {user}: {_one_line(err, password)}") from None
+            line = _one_line(err, password)
+            fix = f"; {_TLS_FIX}" if _NO_TLS in line else ""
+            raise HologresError(f"{action}: cannot connect to {where} as {user}: {line}{fix}") from None
         try:
+            conn.autocommit = True
             with conn.cursor() as cur:
                 # Bounds lock waits too; Hologres knows statement_timeout (not necessarily lock_timeout).
                 cur.execute("SET statement_timeout = %s", (_whole(props[STATEMENT_TIMEOUT]) * 1000,))
-            conn.commit()  # SET is transactional: a later rollback must not undo the limits
             yield conn
         except psycopg2.Error as err:
             raise HologresError(f"{action} ({where}): {_one_line(err, password)}") from None
         finally:
-            conn.close()  # without a commit: the transaction rolls back
+            conn.close()  # an unfinished DDL transaction rolls back
 
 
 def _top_level(path: str) -> str:
@@ -244,11 +290,28 @@ def _qualified(props: Mapping[str, Any]) -> str:
     return f"{props.get(ddl.SCHEMA)}.{props.get(ddl.TABLE)}"
 
 
+def _rebuild_refused(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Problem]:
+    """The data-safety guard, before anything is dropped: a declared change that needs a new table
+    under the same name, while the state does not already allow dropping it."""
+    if olds.get(DROP_ON_DESTROY) is True or any(olds.get(k) != news.get(k) for k in (DATABASE, ddl.SCHEMA, ddl.TABLE)):
+        return []
+    if any(is_unknown(news.get(k)) for k in ddl.TABLE_KEYS):
+        return []  # decided when known; a preview shows the replace
+    try:
+        old_spec, new_spec = ddl.spec_from_props(olds), ddl.spec_from_props(news)
+    except (KeyError, TypeError):
+        return []
+    return [(c.property, f"refusing to replace table {_qualified(olds)}: {c.description} needs a new table, which "
+                         "drops the existing one and its rows; set dropTableOnDestroy to true and run `pulumi up` "
+                         "first to allow it, or keep the old definition")
+            for c in ddl.classify(old_spec, new_spec) if c.replace]
+
+
 def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Change]:
     """Old outputs → new (checked) inputs; unknown values count as changes, in the table as replaces."""
     changes = [ddl.Change(k, f"{k}: {olds.get(k)!r} → {news.get(k)!r}", replace=k == DATABASE)
                for k in (DATABASE, *IN_PLACE_CONNECTION_KEYS)
-               if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+               if is_unknown(news.get(k)) or olds.get(k, DEFAULTS.get(k)) != news.get(k)]
     unknown = [k for k in ddl.TABLE_KEYS if is_unknown(news.get(k))]
     if unknown:
         return changes + [ddl.Change(k, f"{k}: known after apply", replace=True) for k in unknown]
@@ -257,7 +320,8 @@ def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Chang
     except (KeyError, TypeError):
         return changes + [ddl.Change(ddl.TABLE, "no table in the previous state", replace=True)]
     hologres = bool(olds.get(HOLOGRES_VERSION))
-    for change in ddl.classify(old_spec, ddl.spec_from_props(news)):
+    new_spec = _effective_spec(news, olds.get(DECLARED))
+    for change in ddl.classify(old_spec, new_spec, unexplained=olds.get(UNEXPLAINED) or {}):
         # On plain PostgreSQL the Hologres properties were never applied: changing them rebuilds nothing.
         if change.property.startswith(ddl.PROPERTIES) and not hologres:
             change = ddl.Change(change.property, change.description, replace=False)
@@ -265,25 +329,33 @@ def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Chang
     return changes
 
 
-def _hologres_version(conn: psycopg2.extensions.connection) -> HologresVersion | None:
-    """The server's Hologres version, or None on plain PostgreSQL (no hg_version())."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT hg_version()")
-            text = str(cur.fetchone()[0])
-    except psycopg2.errors.UndefinedFunction:
-        conn.rollback()
-        return None
-    conn.rollback()  # leave no transaction open: the caller's work starts fresh
-    match = re.search(r"(\d+)\.(\d+)", text)
-    return HologresVersion(text, int(match[1]), int(match[2])) if match else HologresVersion(text, 0, 0)
+def _effective_spec(news: Mapping[str, Any], previous: Mapping[str, Any] | None) -> ddl.TableSpec:
+    """The declared table, with bitmap/dictionary columns that left the declaration back at Hologres'
+    default (otherwise a column removed from the list would keep its index forever)."""
+    declared = dict(news.get(ddl.PROPERTIES) or {})
+    types = {c["name"]: c["type"] for c in news.get(ddl.COLUMNS) or []}
+    for key in PER_COLUMN:
+        value = with_undeclared(key, declared.get(key), (previous or {}).get(key), types, declared.get("orientation"))
+        if value:
+            declared[key] = value
+    return ddl.spec_from_props({**news, ddl.PROPERTIES: declared})
+
+
+def _refuse_for_version(spec: ddl.TableSpec, version: HologresVersion | None, action: str) -> None:
+    """Rules that depend on the server's version, checked before CREATE."""
+    types = {c.name: ddl.canonical_type(c.type) for c in spec.columns}
+    if version is not None and not version.at_least(*DATE_PK_SINCE):
+        dates = [n for n in spec.primary_key if types.get(n) == "date"]
+        if dates:
+            raise HologresError(f"{action}: Hologres {version.major}.{version.minor} takes no DATE column in a "
+                                f"primary key ({', '.join(dates)}; allowed from V1.3.22): use TEXT or upgrade")
 
 
 def _create_statements(conn: psycopg2.extensions.connection, spec: ddl.TableSpec,
                        version: HologresVersion | None) -> list[ddl.Statement]:
     if version is None:
         return [ddl.render_create_table(spec, with_properties=False)]
-    if (version.major, version.minor) >= WITH_CLAUSE_SINCE:
+    if version.at_least(*WITH_CLAUSE_SINCE):
         return [ddl.render_create_table(spec, with_properties=True)]
     # Before V2.1: set_table_property inside the CREATE's transaction.
     return [ddl.render_create_table(spec, with_properties=False),
@@ -296,65 +368,54 @@ def _property_calls(conn: psycopg2.extensions.connection, spec: ddl.TableSpec,
     return [ddl.render_set_table_property(table_ref, k, v) for k, v in properties.items()]
 
 
-def _run(conn: psycopg2.extensions.connection, statements: Iterable[ddl.Statement]) -> None:
-    """The statements as one transaction: all of them, or (on any error) none."""
-    with conn.cursor() as cur:
-        for statement, params in statements:
-            cur.execute(statement, params or None)  # None: no "%" interpolation (see ddl.Statement)
-    conn.commit()
-
-
-_TABLE_OID = """
-SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')"""
-_COLUMNS = """
-SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), NOT a.attnotnull
-FROM pg_catalog.pg_attribute a WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
-ORDER BY a.attnum"""
-_PRIMARY_KEY = """
-SELECT a.attname FROM pg_catalog.pg_constraint k
-CROSS JOIN LATERAL unnest(k.conkey) WITH ORDINALITY AS u(attnum, ord)
-JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum
-WHERE k.conrelid = %s AND k.contype = 'p' ORDER BY u.ord"""
-_PROPERTIES = """
-SELECT property_key, property_value FROM hologres.hg_table_properties
-WHERE table_namespace = %s AND table_name = %s"""
-
-
-def _live_table(conn: psycopg2.extensions.connection, schema: str, name: str,
-                version: HologresVersion | None) -> ddl.TableSpec | None:
-    """The table as the catalog describes it, or None if there is none."""
-    with conn.cursor() as cur:
-        cur.execute(_TABLE_OID, (schema, name))
-        row = cur.fetchone()
-        if row is None:
-            return None
-        cur.execute(_COLUMNS, (row[0],))
-        columns = tuple(ddl.Column(n, t, nullable) for n, t, nullable in cur.fetchall())
-        cur.execute(_PRIMARY_KEY, (row[0],))
-        primary_key = tuple(n for (n,) in cur.fetchall())
-        properties: dict[str, Any] = {}
-        if version is not None:
-            cur.execute(_PROPERTIES, (schema, name))
-            for key, value in cur.fetchall():
-                key = ddl.PROPERTY_ALIASES.get(key, key)
-                if key in ddl.PROPERTY_FIELDS and value not in (None, ""):
-                    properties[key] = ddl.parse_catalog_property(key, value)
-    return ddl.TableSpec(schema, name, columns, primary_key, ddl.hologres_properties(properties))
+def _ddl(conn: psycopg2.extensions.connection, statements: Iterable[ddl.Statement]) -> None:
+    """The statements as one DDL-only transaction: all of them, or (on any error) none."""
+    statements = list(statements)
+    if not statements:
+        return
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            for statement, params in statements:
+                cur.execute(statement, params or None)  # None: no "%" interpolation (see ddl.Statement)
+        conn.commit()
+    finally:
+        if not conn.closed:
+            conn.rollback()  # no-op after the commit
+            conn.autocommit = True
 
 
 def _require_table(conn: psycopg2.extensions.connection, spec: ddl.TableSpec, version: HologresVersion | None,
-                   action: str) -> ddl.TableSpec:
-    live = _live_table(conn, spec.schema, spec.name, version)
+                   action: str) -> LiveTable:
+    live = live_table(conn, spec.schema, spec.name, version)
     if live is None:  # dropped by someone else between our statements
         raise HologresError(f"{action}: the table vanished right after the change; run `pulumi refresh`")
     return live
 
 
-def _outputs(props: Mapping[str, Any], live: ddl.TableSpec, version: HologresVersion | None,
-             adopted: bool) -> dict[str, Any]:
+def _unexplained_warning(props: Mapping[str, Any], key: str, value: str) -> str:
+    return (f"table {_qualified(props)}: Hologres reports property {key} as {value!r}, which this program "
+            "cannot interpret; it is left as it is and not compared (check it in HoloWeb)")
+
+
+def _warn_read_back(spec: ddl.TableSpec, live: LiveTable, version: HologresVersion | None) -> None:
+    """Right after applying a declaration, whatever still differs is reported, never acted upon."""
+    if version is None:
+        return
+    for key, value in live.unexplained.items():
+        pulumi.log.warn(_unexplained_warning({ddl.SCHEMA: spec.schema, ddl.TABLE: spec.name}, key, value))
+    for change in ddl.classify(live.spec, spec, unexplained=live.unexplained):
+        if change.property.startswith(ddl.PROPERTIES):
+            pulumi.log.warn(f"table {spec.qualified_name}: property {change.property.split('.', 1)[1]} reads back "
+                            f"differently from what was declared ({change.description}); Hologres may have "
+                            "adjusted it")
+
+
+def _outputs(props: Mapping[str, Any], live: LiveTable, version: HologresVersion | None,
+             conn: psycopg2.extensions.connection, *, adopted: bool, generation: str,
+             declared: Mapping[str, Any] | None) -> dict[str, Any]:
     """Outputs = the connection inputs + the table as it is live (+ what was not applied)."""
-    table = ddl.spec_to_props(live)
+    table = ddl.spec_to_props(live.spec)
     unapplied: list[str] = []
     if version is None:
         # Plain PostgreSQL has nowhere to keep them: report the declared ones as not applied.
@@ -364,12 +425,25 @@ def _outputs(props: Mapping[str, Any], live: ddl.TableSpec, version: HologresVer
     return {
         **{k: props[k] for k in CONNECTION_KEYS if k in props},
         **table,
-        QUALIFIED_NAME: live.qualified_name,
+        QUALIFIED_NAME: live.spec.qualified_name,
         HOLOGRES_VERSION: version.text if version else "",
         UNAPPLIED: unapplied,
+        UNEXPLAINED: dict(live.unexplained),
         ADOPTED: adopted,
-        ON_DESTROY: "drop the table (DROP TABLE … RESTRICT)" if drop else "keep the table and its data",
+        ON_DESTROY: _on_destroy(drop, version),
+        TLS: tls_state(conn, str(props.get(SSLMODE))),
+        GENERATION: generation,
+        DECLARED: dict(declared or {}),  # what the next change compares with (see _effective_spec)
     }
+
+
+def _on_destroy(drop: bool, version: HologresVersion | None) -> str:
+    if not drop:
+        return "keep the table and its data"
+    if version is not None and version.at_least(3, 1):
+        # V3.1+: DROP moves the table to the recycle bin (on by default, kept one day), storage included.
+        return "drop the table (DROP TABLE … RESTRICT; Hologres V3.1+ keeps it in the recycle bin for a day)"
+    return "drop the table (DROP TABLE … RESTRICT)"
 
 
 # --- the resource ----------------------------------------------------------------------------------
@@ -383,7 +457,8 @@ class HologresTableArgs:
     database: pulumi.Input[str]
     table: ddl.TableSpec = ddl.DEFAULT_ORDER_DETAILS
     port: pulumi.Input[int] = 80
-    sslmode: pulumi.Input[str] = "prefer"
+    sslmode: pulumi.Input[str] = "require"  # TLS on the admin connection (the AccessKey and the DDL)
+    ssl_root_cert: pulumi.Input[str] = ""  # the instance's CA certificate, for verify-ca / verify-full
     connect_timeout: pulumi.Input[int] = 10  # seconds
     statement_timeout: pulumi.Input[int] = 60  # seconds
     drop_table_on_destroy: pulumi.Input[bool] = False
@@ -394,7 +469,8 @@ _ENGINE_NAMES = {
     "connect_timeout": CONNECT_TIMEOUT, "statement_timeout": STATEMENT_TIMEOUT,
     "drop_table_on_destroy": DROP_ON_DESTROY, "schema_name": ddl.SCHEMA, "table_name": ddl.TABLE,
     "primary_key": ddl.PRIMARY_KEY, "qualified_name": QUALIFIED_NAME, "hologres_version": HOLOGRES_VERSION,
-    "unapplied_properties": UNAPPLIED, "on_destroy": ON_DESTROY,
+    "unapplied_properties": UNAPPLIED, "on_destroy": ON_DESTROY, "ssl_root_cert": SSLROOTCERT,
+    "unexplained_properties": UNEXPLAINED,
 }
 _PYTHON_NAMES = {v: k for k, v in _ENGINE_NAMES.items()}
 
@@ -412,18 +488,26 @@ class HologresTable(dyn.Resource, module="hologres", name="Table"):
     unapplied_properties: pulumi.Output[list[str]]  # Hologres properties a plain PostgreSQL ignored
     adopted: pulumi.Output[bool]  # the table existed, identical, and was taken over
     on_destroy: pulumi.Output[str]
+    tls: pulumi.Output[str]  # what protected the admin connection, e.g. "TLSv1.3, … (sslmode require)"
+    unexplained_properties: pulumi.Output[dict[str, str]]  # catalog values this program could not read
 
     def __init__(self, resource_name: str, args: HologresTableArgs, opts: pulumi.ResourceOptions | None = None,
                  *, user_config_key: str = "hologresUser", password_config_key: str = "hologresPassword") -> None:
         table = ddl.spec_to_props(args.table)
         props: dict[str, Any] = {
             "host": args.host, "port": args.port, "database": args.database, "sslmode": args.sslmode,
+            "ssl_root_cert": args.ssl_root_cert,
             "connect_timeout": args.connect_timeout, "statement_timeout": args.statement_timeout,
             "drop_table_on_destroy": args.drop_table_on_destroy,
             **{_PYTHON_NAMES.get(k, k): v for k, v in table.items()},
             # Outputs only: None registers the attribute and is not sent as an input.
-            **dict.fromkeys(("qualified_name", "hologres_version", "unapplied_properties", "adopted", "on_destroy")),
+            **dict.fromkeys(("qualified_name", "hologres_version", "unapplied_properties", "adopted", "on_destroy",
+                             "tls", "generation", "unexplained_properties")),
         }
+        # Same name on both sides of a replacement: delete first, also for `pulumi up --replace`, which
+        # never asks the provider's diff (see the module docstring). An explicit option wins.
+        if opts is None or opts.delete_before_replace is None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
         super().__init__(HologresTableProvider(user_config_key, password_config_key), resource_name, props, opts)
 
     def translate_input_property(self, prop: str) -> str:

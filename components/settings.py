@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components import flink_config, hologres_ddl
+from components import flink_config, hologres_names
 from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
@@ -57,6 +57,11 @@ class HologresSettings:
     # Secret Outputs: never plain strings anywhere in the program.
     user: pulumi.Output[str]
     password: pulumi.Output[str]
+    sslmode: str = "require"  # TLS on the admin connection (the AccessKey and the DDL)
+    ssl_root_cert: str = ""  # the instance's CA certificate, for verify-ca / verify-full
+    # How the pods reach `host`: same-vpc, vpc-endpoint, public or "" (the cluster is not ours to tell).
+    network_path: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,8 @@ class AlicloudSettings:
     ui_allowed_cidrs: list[str]
     image_registry_mirror: str | None
     eci_use_specs: list[str]
+    service_cidr: str = "172.21.0.0/20"  # = DEFAULT_SERVICE_CIDR
+    name_prefix: str | None = None  # None: <project>-<stack>
 
 
 @dataclass(frozen=True)
@@ -194,24 +201,91 @@ def _endpoint(read: _Reader, key: str, value: str) -> tuple[str, int]:
     return match["host"], port
 
 
+# Values the example stacks and README show: never accepted as real (the first `up` would fail at the
+# table, after the cloud resources exist and bill).
+_PLACEHOLDER = re.compile(r"(^|[-.])example([-.]|$)|[<>]|xxxx", re.IGNORECASE)
+# Quoted: a fix must run as printed (an unquoted <…> is a shell redirection).
+_HOLOGRES_ENDPOINT_EXAMPLE = "'<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80'"
+_HOLOGRES_PUBLIC_EXAMPLE = "'<instance>-cn-hangzhou.hologres.aliyuncs.com:80'"
+NETWORK_PATHS = ("same-vpc", "vpc-endpoint", "public")
+_SSLMODES = ("require", "verify-ca", "verify-full", "prefer", "disable")
+
+
+def _not_placeholder(key: str, value: str, fix: str) -> str:
+    if _PLACEHOLDER.search(value):
+        raise ConfigError(key, f"'{value}' is an example value, not your instance's (see the Hologres console)", fix)
+    return value
+
+
+def _network_path(read: _Reader, host: str, endpoint_key: str) -> tuple[str, list[str]]:
+    """How the pods reach Hologres (README, "Hologres: how the pods reach it"): declared, or assumed
+    with one warning naming the path. A VPC endpoint answers only inside the VPC it is bound to; a
+    public endpoint only the addresses on the instance's allowlist (here: the NAT's EIP)."""
+    declared = read.choice("hologresNetworkPath", NETWORK_PATHS, None)
+    vpc_endpoint = "-vpc." in host or "-internal." in host
+    if declared == "public" and vpc_endpoint:
+        raise ConfigError(endpoint_key, f"'{host}' is a VPC endpoint, but hologresNetworkPath is public",
+                          config_set(endpoint_key, note=f"the public endpoint, e.g. {_HOLOGRES_PUBLIC_EXAMPLE}"))
+    if declared in ("same-vpc", "vpc-endpoint") and not vpc_endpoint:
+        raise ConfigError(endpoint_key, f"'{host}' is not a VPC endpoint, but hologresNetworkPath is {declared}",
+                          config_set(endpoint_key, note=f"the VPC endpoint, e.g. {_HOLOGRES_ENDPOINT_EXAMPLE}"))
+    if read.text("target", "ack") != "ack":
+        if declared:
+            return declared, []
+        return "", [f"target kubeconfig: the program cannot tell whether the pods reach {host}; they must run "
+                    "in the instance's VPC (or one its VPC endpoint is bound to), or reach its public endpoint "
+                    "from an allowlisted address"]
+    if declared:
+        return declared, []
+    confirm = "; confirm with `pulumi config set hologresNetworkPath {}`"
+    if not vpc_endpoint:
+        return "public", ["hologresEndpoint is a public endpoint: the pods reach it through the NAT's EIP, which "
+                          "must be on the instance's IP allowlist (stack output egressIp)" + confirm.format("public")]
+    if read.text("vpcId"):
+        return "same-vpc", ["the pods reach the VPC endpoint only if vpcId is the Hologres instance's VPC"
+                            + confirm.format("same-vpc")]
+    return "vpc-endpoint", ["the program creates a new VPC, which the Hologres VPC endpoint does not reach until "
+                            "it is bound to it (Hologres console: Network information, stack output vpcId); "
+                            "or set vpcId/vswitchIds to the instance's VPC" + confirm.format("vpc-endpoint")]
+
+
 def _hologres(read: _Reader) -> HologresSettings:
-    endpoint = read.required_text("hologresEndpoint", "<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80")
+    endpoint = read.required_text("hologresEndpoint", _HOLOGRES_ENDPOINT_EXAMPLE)
+    _not_placeholder("hologresEndpoint", endpoint,
+                     config_set("hologresEndpoint", note=f"asks for the value, e.g. {_HOLOGRES_ENDPOINT_EXAMPLE}"))
     host, port = _endpoint(read, "hologresEndpoint", endpoint)
     admin = read.text("hologresAdminEndpoint")
+    if admin:
+        _not_placeholder("hologresAdminEndpoint", admin,
+                         config_set("hologresAdminEndpoint", note=f"e.g. {_HOLOGRES_PUBLIC_EXAMPLE}"))
     admin_host, admin_port = _endpoint(read, "hologresAdminEndpoint", admin) if admin else (host, port)
+    database = read.required_text("hologresDatabase", "'<database>'")
+    _not_placeholder("hologresDatabase", database, config_set("hologresDatabase", note="asks for the database name"))
     table = read.text("hologresTable", DEFAULT_TABLE) or DEFAULT_TABLE
-    schema, name = _validated("hologresTable", f"pulumi config set hologresTable {DEFAULT_TABLE}",
-                              lambda: hologres_ddl.parse_table_name(table))
+    # The job's connector resolves HOLO_TABLE_NAME with holo-client's rules; the table is created from
+    # the same resolution (components.hologres_names), so both name one table.
+    _validated("hologresTable", f"pulumi config set hologresTable {DEFAULT_TABLE}",
+               lambda: hologres_names.parse_table_name(table))
+    sslmode = read.choice("hologresSslMode", _SSLMODES, "require") or "require"
+    root_cert = read.text("hologresSslRootCert", "") or ""
+    if sslmode in ("verify-ca", "verify-full") and not root_cert:
+        raise ConfigError("hologresSslRootCert", f"sslmode {sslmode} needs the instance's CA certificate",
+                          config_set("hologresSslRootCert", note="asks for the path of the CA certificate"))
+    network_path, warnings = _network_path(read, host, "hologresEndpoint")
     return HologresSettings(
         host=host,
         port=port,
         admin_host=admin_host,
         admin_port=admin_port,
-        database=read.required_text("hologresDatabase", "<database>"),
-        table=f"{schema}.{name}",
+        database=database,
+        table=table,
         drop_table_on_destroy=read.boolean("dropTableOnDestroy", False),
         user=read.secret("hologresUser", "AccessKey ID"),
         password=read.secret("hologresPassword", "AccessKey secret"),
+        sslmode=sslmode,
+        ssl_root_cert=root_cert,
+        network_path=network_path,
+        warnings=warnings,
     )
 
 
@@ -246,8 +320,56 @@ def _cidr(key: str, value: str, fix: str) -> ipaddress.IPv4Network | ipaddress.I
         raise ConfigError(key, f"'{value}' is not a CIDR block ({error})", fix) from None
 
 
+# Kubernetes Service CIDRs: ACK's own default first, then alternatives for VPCs that overlap it. ACK takes a
+# private range of prefix /16 to /24 that overlaps neither the VPC nor its vSwitches (ACK "Plan the network").
+DEFAULT_SERVICE_CIDR = "172.21.0.0/20"
+_SERVICE_CIDRS = (DEFAULT_SERVICE_CIDR, "10.96.0.0/20", "192.168.240.0/20")
+_PRIVATE = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+# Cloud names start with the name prefix. The tightest limit: the cluster's `name_prefix` (≤ 37 characters,
+# resource_alicloud_cs_managed_kubernetes.go) is the prefix plus "-". A letter first and letters, digits and
+# hyphens only: what the cluster, CLB, ACL, NAT gateway and vSwitch names all accept.
+MAX_NAME_PREFIX = 36
+_NAME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$")
+
+
+def free_service_cidr(network_cidrs: list[str] | tuple[str, ...]) -> str:
+    """The first candidate Service CIDR that overlaps none of `network_cidrs` (for an error's fix)."""
+    nets = [ipaddress.ip_network(c) for c in network_cidrs]
+    return next((c for c in _SERVICE_CIDRS if not any(ipaddress.ip_network(c).overlaps(n) for n in nets)),
+                "<a private /20 outside the VPC>")
+
+
+def _service_cidr(read: _Reader, vpc_cidr: str, vswitch_cidr: str, existing_vpc: bool) -> str:
+    value = read.text("serviceCidr", DEFAULT_SERVICE_CIDR) or DEFAULT_SERVICE_CIDR
+    network = _cidr("serviceCidr", value, f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
+    if (network.version != 4 or not 16 <= network.prefixlen <= 24
+            or not any(network.subnet_of(p) for p in _PRIVATE)):  # type: ignore[arg-type]
+        raise ConfigError("serviceCidr", f"{value} is not a private IPv4 range of prefix /16 to /24",
+                          f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
+    if not existing_vpc:  # an existing VPC's CIDRs are looked up before anything is declared
+        for key, cidr in (("vpcCidr", vpc_cidr), ("vswitchCidr", vswitch_cidr)):
+            if ipaddress.ip_network(cidr).overlaps(network):
+                raise ConfigError("serviceCidr", f"{value} overlaps {key} {cidr}",
+                                  f"pulumi config set serviceCidr {free_service_cidr([vpc_cidr, vswitch_cidr])}")
+    return value
+
+
+def _name_prefix(read: _Reader, stack: str) -> str | None:
+    configured = read.text("namePrefix")
+    value = configured or f"{PROJECT}-{stack}"
+    if len(value) <= MAX_NAME_PREFIX and _NAME_PREFIX.match(value):
+        return configured
+    readable = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
+    suggestion = f"fh-{readable}"[:MAX_NAME_PREFIX].rstrip("-")
+    origin = "namePrefix" if configured else f"<project>-<stack> (stack '{stack}')"
+    raise ConfigError("namePrefix", f"'{value}' from {origin} must be 2-{MAX_NAME_PREFIX} letters, digits or "
+                      "hyphens, starting with a letter (the cluster's name prefix allows 37 characters)",
+                      config_set("namePrefix", suggestion, note="or use a shorter stack name"))
+
+
 def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
-    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Serverless")
+    # Acs by default: Alibaba Cloud no longer creates ACK Serverless clusters for accounts that never had one.
+    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Acs")
     vpc_id = read.text("vpcId")
     vswitch_ids = read.string_list("vswitchIds", "[0]' vsw-xxxx")
     if bool(vpc_id) != bool(vswitch_ids):
@@ -285,6 +407,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     if eci_use_specs and profile == "Acs":
         raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
                           "requests/limits", "pulumi config rm eciUseSpecs")
+    service_cidr = _service_cidr(read, vpc_cidr, vswitch_cidr, existing_vpc=bool(vpc_id))
+    name_prefix = _name_prefix(read, stack)
     return AlicloudSettings(
         cluster_profile=profile,  # type: ignore[arg-type]
         vpc_cidr=vpc_cidr,
@@ -298,6 +422,8 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
         ui_allowed_cidrs=allowed,
         image_registry_mirror=read.text("imageRegistryMirror"),
         eci_use_specs=eci_use_specs,
+        service_cidr=service_cidr,
+        name_prefix=name_prefix,
     )
 
 

@@ -76,7 +76,7 @@ def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], defaul
     entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
     if not _JAVA_CLASS.match(entry_class):
         raise ConfigError(key_of("entryClass"), f"'{entry_class}' is not a Java class name",
-                          config_set(key_of("entryClass"), "com.example.Main"))
+                          config_set(key_of("entryClass"), note="asks for the class, e.g. com.example.Main"))
     args = raw.get("args") or []
     if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) for a in args):
         raise ConfigError(key_of("args"), "must be a list of strings",

@@ -40,10 +40,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     },
     "acs-internet": {
         "cluster_profile": "Acs", "zone_id": "cn-hangzhou-j", "vpc_cidr": "172.16.0.0/12",
-        "vswitch_cidr": "172.16.1.0/24", "deletion_protection": True, "kubernetes_version": "1.33.1-aliyun.1",
+        "vswitch_cidr": "172.16.1.0/24", "service_cidr": "10.96.0.0/20", "deletion_protection": True,
+        "kubernetes_version": "1.33.1-aliyun.1",
         "ui_access": "internet", "ui_allowed_cidrs": ["203.0.113.0/24", "198.51.100.7", "203.0.113.0/24"],
     },
-    "existing-network": {"vpc_id": "vpc-bp1existing", "vswitch_ids": ["vsw-bp1aaa", "vsw-bp1bbb"]},
+    "existing-network": {"vpc_id": "vpc-bp1existing", "vswitch_ids": ["vsw-bp1aaa", "vsw-bp1bbb"],
+                         "service_cidr": "192.168.240.0/20"},
 }
 
 # --- the child: one scenario under the mocks -------------------------------------------------------
@@ -126,6 +128,27 @@ def test_cluster_is_the_current_managed_kubernetes_with_destroy_hygiene(graph: G
     assert "retainResources" not in inputs
 
 
+def test_cluster_dns_is_chosen_at_creation_for_every_profile(graph: Graph) -> None:
+    # Without a DNS add-on chosen at creation, neither ACK Serverless nor ACS resolves Service names, and
+    # Flink's TaskManagers never find `flink-jobmanager`.
+    assert graph.one(CLUSTER)["inputs"]["addons"] == [{"name": "managed-coredns"}]
+
+
+def test_what_the_api_would_fill_in_is_explicit_so_a_second_up_is_a_no_op(graph: Graph) -> None:
+    inputs = graph.one(CLUSTER)["inputs"]
+    assert (inputs["proxyMode"], inputs["nodeCidrMask"], inputs["ipStack"], inputs["clusterDomain"],
+            inputs["timezone"]) == ("ipvs", 24, "ipv4", "cluster.local", "Asia/Shanghai")
+    assert inputs["serviceCidr"]
+
+
+def test_deletion_protection_is_pulumi_protect_on_what_it_guards(runs: dict[str, Any]) -> None:
+    protected = scenario_graph(runs, "acs-internet")
+    assert protected.one(CLUSTER)["protect"] is True and protected.one(SLB)["protect"] is True
+    assert not [r["name"] for r in protected.resources if r["protect"] and r["type"] not in (CLUSTER, SLB)]
+    unprotected = scenario_graph(runs, "serverless-intranet")
+    assert not [r["name"] for r in unprotected.resources if r["protect"]]
+
+
 def test_kubeconfig_is_secret_and_feeds_a_provider_tied_to_the_cluster_id(graph: Graph) -> None:
     cluster_id = graph.mock_id(CLUSTER)
     assert graph.outputs["cluster_id"] == {"value": cluster_id, "secret": False}
@@ -188,20 +211,55 @@ def test_created_network_has_snat_through_a_nat_gateway_and_eip(runs: dict[str, 
     assert graph.value("vswitch_ids") == [graph.mock_id(VSWITCH)]
 
 
-def test_zone_comes_from_the_enhanced_nat_invoke_unless_configured(runs: dict[str, Any]) -> None:
+def test_zone_offers_everything_created_in_it_and_is_never_moved_by_a_later_up(runs: dict[str, Any]) -> None:
+    # alicloud_mocks: only cn-hangzhou-j offers a vSwitch, enhanced NAT, a VPC CLB and ECI pods at once
+    # (enhanced NAT lists cn-hangzhou-k first, which has no ECI: the old "first NAT zone" pick).
     default = scenario_graph(runs, "serverless-intranet")
-    assert default.one(VSWITCH)["inputs"]["zoneId"] == "cn-hangzhou-k"
-    assert [c["token"] for c in default.calls].count(ZONES_INVOKE) == 1
+    vswitch = default.one(VSWITCH)
+    assert vswitch["inputs"]["zoneId"] == "cn-hangzhou-j"
+    assert vswitch["ignore_changes"] == ["zoneId"]
+    tokens = [c["token"] for c in default.calls]
+    for token in (ZONES_INVOKE, "alicloud:index/getZones:getZones", "alicloud:slb/getZones:getZones",
+                  "alicloud:eci/getZones:getZones"):
+        assert tokens.count(token) == 1, token
     configured = scenario_graph(runs, "acs-internet")
     assert configured.one(VSWITCH)["inputs"]["zoneId"] == "cn-hangzhou-j"
-    assert ZONES_INVOKE not in [c["token"] for c in configured.calls]
+    assert "alicloud:eci/getZones:getZones" not in [c["token"] for c in configured.calls]  # ACS: no ECI
 
 
-def test_service_cidr_avoids_the_vpc(runs: dict[str, Any]) -> None:
+def test_zone_choice_is_the_sorted_intersection() -> None:
+    from components.alicloud_cluster import choose_zone
+    from components.settings import ConfigError
+
+    assert choose_zone(None, ["cn-hangzhou-j", "cn-hangzhou-k"]) == "cn-hangzhou-j"
+    assert choose_zone("cn-hangzhou-k", ["cn-hangzhou-j", "cn-hangzhou-k"]) == "cn-hangzhou-k"
+    with pytest.raises(ConfigError) as error:
+        choose_zone("cn-hangzhou-b", ["cn-hangzhou-j", "cn-hangzhou-k"])
+    assert str(error.value) == ("config 'zoneId': cn-hangzhou-b cannot host the cluster; suitable zones: "
+                                "cn-hangzhou-j, cn-hangzhou-k. Fix: pulumi config set zoneId cn-hangzhou-j")
+    with pytest.raises(ConfigError, match="no zone of this region"):
+        choose_zone(None, [])
+
+
+def test_service_cidr_is_explicit_and_avoids_the_vpc(runs: dict[str, Any]) -> None:
     default_vpc = scenario_graph(runs, "serverless-intranet").one(CLUSTER)["inputs"]
     assert default_vpc["serviceCidr"] == "172.21.0.0/20"
-    overlapping_vpc = scenario_graph(runs, "acs-internet").one(CLUSTER)["inputs"]  # 172.16.0.0/12
-    assert overlapping_vpc["serviceCidr"] == "10.96.0.0/20"
+    configured = scenario_graph(runs, "acs-internet").one(CLUSTER)["inputs"]  # VPC 172.16.0.0/12
+    assert configured["serviceCidr"] == "10.96.0.0/20"
+    existing = scenario_graph(runs, "existing-network")
+    assert existing.one(CLUSTER)["inputs"]["serviceCidr"] == "192.168.240.0/20"
+    assert [c["args"] for c in existing.calls if c["token"] == "alicloud:vpc/getNetworks:getNetworks"] == [
+        {"ids": ["vpc-bp1existing"]}]
+
+
+def test_service_cidr_overlapping_an_existing_vpc_is_refused_before_anything_is_declared() -> None:
+    from components.alicloud_cluster import check_service_cidr
+    from components.settings import ConfigError
+
+    with pytest.raises(ConfigError) as error:  # the mocked VPC's secondary CIDR is 10.10.0.0/16
+        check_service_cidr("10.10.16.0/20", ["172.16.0.0/12", "10.10.0.0/16"], where="VPC vpc-bp1existing")
+    assert str(error.value) == ("config 'serviceCidr': 10.10.16.0/20 overlaps 10.10.0.0/16 (VPC vpc-bp1existing). "
+                                "Fix: pulumi config set serviceCidr 10.96.0.0/20")
 
 
 # --- profiles and protection -----------------------------------------------------------------------
@@ -273,7 +331,7 @@ def test_existing_network_is_used_as_is(runs: dict[str, Any]) -> None:
     assert ZONES_INVOKE not in [c["token"] for c in graph.calls]
     cluster = graph.one(CLUSTER)
     assert cluster["inputs"]["vswitchIds"] == ["vsw-bp1aaa", "vsw-bp1bbb"]
-    assert "serviceCidr" not in cluster["inputs"]
+    assert cluster["inputs"]["serviceCidr"] == "192.168.240.0/20"  # explicit: checked against the VPC's CIDRs
     assert graph.one(SLB)["inputs"]["vswitchId"] == "vsw-bp1aaa"
     assert graph.value("vpc_id") == "vpc-bp1existing"
     assert graph.value("vswitch_ids") == ["vsw-bp1aaa", "vsw-bp1bbb"]
@@ -286,9 +344,9 @@ def test_existing_network_is_used_as_is(runs: dict[str, Any]) -> None:
 def test_pure_helpers() -> None:
     from components import alicloud_cluster as ac
 
-    assert ac.service_cidr_for("192.168.0.0/16") == "172.21.0.0/20"
-    assert ac.service_cidr_for("172.16.0.0/12") == "10.96.0.0/20"
-    assert ac.service_cidr_for("10.0.0.0/8") == "172.21.0.0/20"
+    assert ac.free_service_cidr(["192.168.0.0/16"]) == "172.21.0.0/20"
+    assert ac.free_service_cidr(["172.16.0.0/12"]) == "10.96.0.0/20"
+    assert ac.free_service_cidr(["10.0.0.0/8", "172.16.0.0/12"]) == "192.168.240.0/20"
     assert ac.acl_entries(["203.0.113.5", "203.0.113.0/24", "203.0.113.5/32"]) == ["203.0.113.5/32",
                                                                                      "203.0.113.0/24"]
     assert ac.mirror_image("flink:1.20-java17", None) == "flink:1.20-java17"
@@ -313,8 +371,10 @@ def test_args_refuse_what_the_cloud_resources_cannot_do(overrides: dict[str, Any
     assert error.value.key == key
 
 
-def test_args_from_settings_carry_every_key() -> None:
+def test_args_from_settings_carry_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
     from components.alicloud_cluster import ServerlessClusterArgs
+
+    monkeypatch.setattr(ServerlessClusterArgs, "place", lambda self: self)  # no cloud here: the mocks runs do it
     from components.settings import AlicloudSettings
 
     settings = AlicloudSettings(
@@ -360,6 +420,18 @@ def load_with() -> Iterator[Any]:
     pulumi.runtime.set_all_config(saved_config, list(saved_secrets))
 
 
+def test_settings_default_to_what_a_new_account_can_create(load_with: Any) -> None:
+    loaded = load_with()
+    assert loaded.alicloud.cluster_profile == "Acs"  # ACK Serverless is closed to new accounts
+    assert loaded.alicloud.service_cidr == "172.21.0.0/20"
+    assert loaded.alicloud.name_prefix is None  # flink-hologres-dev
+    assert load_with(clusterProfile="Serverless").alicloud.cluster_profile == "Serverless"
+    assert load_with(namePrefix="fh-dev", serviceCidr="10.96.0.0/20").alicloud.name_prefix == "fh-dev"
+    # An existing VPC's CIDRs are checked later, against the looked-up VPC (not vpcCidr).
+    existing = load_with(vpcId="vpc-bp1existing", vswitchIds=["vsw-1"], serviceCidr="192.168.0.0/20")
+    assert existing.alicloud.service_cidr == "192.168.0.0/20"
+
+
 def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
     loaded = load_with(uiAccess="internet", uiAllowedCidrs=["203.0.113.0/24"], clusterProfile="Acs")
     assert loaded.alicloud.ui_allowed_cidrs == ["203.0.113.0/24"]
@@ -377,6 +449,14 @@ def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
     ({"vpcCidr": "192.168.300.0/16"}, "vpcCidr", "not a CIDR"),
     ({"clusterProfile": "Default"}, "clusterProfile", "not one of"),
     ({"vpcId": "vpc-bp1existing"}, "vswitchIds", "both vpcId and vswitchIds"),
+    ({"serviceCidr": "192.168.0.0/20"}, "serviceCidr", "overlaps vpcCidr 192.168.0.0/16"),
+    ({"vpcCidr": "10.0.0.0/16", "vswitchCidr": "10.0.1.0/24", "serviceCidr": "10.0.0.0/16"}, "serviceCidr",
+     "overlaps vpcCidr"),
+    ({"serviceCidr": "100.64.0.0/20"}, "serviceCidr", "private IPv4 range of prefix /16 to /24"),
+    ({"serviceCidr": "172.21.0.0/25"}, "serviceCidr", "private IPv4 range of prefix /16 to /24"),
+    ({"serviceCidr": "172.21.0.0"}, "serviceCidr", "private IPv4 range"),  # a /32
+    ({"namePrefix": "x" * 37}, "namePrefix", "2-36 letters"),
+    ({"namePrefix": "9lives"}, "namePrefix", "starting with a letter"),
 ])
 def test_settings_refuse_bad_alicloud_input_naming_the_key(load_with: Any, values: dict[str, Any], key: str,
                                                            says: str) -> None:

@@ -29,6 +29,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "created-dropped": {"drop_on_destroy": True, "prefix": "/state/flink/", "encryption": "KMS",
                         "kms_key_id": "key-hzz6a4b3c2d1", "checkpoint_expiration_days": None,
                         "noncurrent_version_expiration_days": 3},
+    # `destroy` kept the bucket, then `up` again on the same stack: the bucket of that name exists.
+    "recreated-after-destroy": {"__existing_buckets__": ["flink-hologres-dev-state-caec48ec70"]},
     "existing": {"existing_bucket": "team-shared-state", "prefix": "teams/orders/flink",
                  "endpoint": "oss-cn-shanghai-internal.aliyuncs.com"},
 }
@@ -42,6 +44,10 @@ def _child(scenario: dict[str, Any]) -> dict[str, Any]:
 
     recording = component_mocks.install()
     from components.alicloud_state import AlicloudStateStorage, StateStorageArgs
+    from tests.harness import alicloud_mocks
+
+    scenario = dict(scenario)
+    alicloud_mocks.EXISTING_BUCKETS.update(scenario.pop("__existing_buckets__", []))
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
@@ -113,9 +119,17 @@ def test_the_component_registers_its_outputs(graph: Graph) -> None:
 
 
 def test_region_and_account_come_from_the_provider(graph: Graph) -> None:
-    tokens = [(c["token"], c["args"]) for c in graph.calls]
+    tokens = [(c["token"], c["args"]) for c in graph.calls if c["token"] != cloud.BUCKETS_INVOKE]
     assert sorted(tokens, key=str) == sorted([(cloud.CALLER_IDENTITY_INVOKE, {}),
                                               (cloud.REGIONS_INVOKE, {"current": True})], key=str)
+
+
+def test_a_created_bucket_is_looked_up_first_and_a_fresh_one_is_created_not_imported(runs: dict[str, Graph]) -> None:
+    graph = runs["created"]
+    name = graph.one(cloud.BUCKET)["inputs"]["bucket"]
+    assert [c["args"] for c in graph.calls if c["token"] == cloud.BUCKETS_INVOKE] == [{"nameRegex": f"^{name}$"}]
+    assert graph.one(cloud.BUCKET)["import_id"] == ""
+    assert not [c for c in runs["existing"].calls if c["token"] == cloud.BUCKETS_INVOKE]  # not ours to adopt
 
 
 def test_the_policy_allows_only_objects_under_the_prefix_of_that_bucket(graph: Graph) -> None:
@@ -222,7 +236,8 @@ def test_created_bucket_is_private_encrypted_versioned_and_globally_unique(runs:
     inputs = bucket["inputs"]
     assert inputs["bucket"] == bucket_of(graph) == "flink-hologres-dev-state-" + _digest()
     assert len(inputs["bucket"]) <= 63 and cloud.ACCOUNT_ID not in inputs["bucket"]
-    assert inputs["versioning"] == {"status": "Enabled"}
+    # Kept state is versioned; state to be dropped is not (see the dropStateOnDestroy test).
+    assert inputs["versioning"] == {"status": "Enabled" if name == "created" else "Suspended"}
     assert inputs["storageClass"] == "Standard"
     assert inputs["tags"] == TAGS
     assert "acl" not in inputs and "policy" not in inputs  # deprecated in the provider: separate resources
@@ -259,8 +274,10 @@ def test_kms_bucket_grants_the_key_and_can_keep_every_checkpoint(runs: dict[str,
     inputs = graph.one(cloud.BUCKET)["inputs"]
     assert inputs["serverSideEncryptionRule"] == {"sseAlgorithm": "KMS", "kmsMasterKeyId": "key-hzz6a4b3c2d1"}
     assert [rule["id"] for rule in inputs["lifecycleRules"]] == ["purge-noncurrent-versions"]
-    assert inputs["lifecycleRules"][0]["prefix"] == "state/flink/"  # normalised from /state/flink/
-    assert inputs["lifecycleRules"][0]["noncurrentVersionExpirations"] == [{"days": 3}]
+    assert graph.value("base_uri") == f"oss://{bucket_of(graph)}/state/flink"  # normalised from /state/flink/
+    # The state is dropped on destroy: the purge covers the whole bucket after one day, whatever the
+    # configured 3 days (see test_drop_state_on_destroy_empties_and_deletes_the_bucket).
+    assert inputs["lifecycleRules"][0]["noncurrentVersionExpirations"] == [{"days": 1}]
     kms = [s for s in policy_of(graph)["Statement"] if s["Action"][0].startswith("kms:")]
     assert kms == [{"Effect": "Allow", "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
                     "Resource": [f"acs:kms:cn-hangzhou:{cloud.ACCOUNT_ID}:key/key-hzz6a4b3c2d1"]}]
@@ -279,9 +296,37 @@ def test_destroy_keeps_the_bucket_and_its_savepoints_by_default(runs: dict[str, 
 
 def test_drop_state_on_destroy_empties_and_deletes_the_bucket(runs: dict[str, Graph]) -> None:
     graph = runs["created-dropped"]
-    assert graph.one(cloud.BUCKET)["inputs"]["forceDestroy"] is True
+    bucket = graph.one(cloud.BUCKET)["inputs"]
+    assert bucket["forceDestroy"] is True
     for resource in graph.children_of(COMPONENT):
         assert resource["retain_on_delete"] is False, resource["name"]
+    # force_destroy pages through versions for 5 minutes and never aborts multipart uploads: no versions
+    # piling up, and the whole bucket loses old versions and stale parts after a day.
+    assert bucket["versioning"] == {"status": "Suspended"}
+    purge = next(r for r in bucket["lifecycleRules"] if r["id"] == "purge-noncurrent-versions")
+    assert purge["prefix"] == ""
+    assert purge["noncurrentVersionExpirations"] == [{"days": 1}]
+    assert purge["abortMultipartUploads"] == [{"days": 1}]
+
+
+def test_a_re_created_stack_adopts_the_kept_bucket_with_its_savepoints(runs: dict[str, Graph]) -> None:
+    graph = runs["recreated-after-destroy"]
+    bucket = graph.one(cloud.BUCKET)
+    # Imported, not created: OSS would refuse a second bucket of that name, and the savepoints stay.
+    assert bucket["import_id"] == bucket["inputs"]["bucket"] == "flink-hologres-dev-state-caec48ec70"
+    assert bucket["retain_on_delete"] is True
+    # Everything else matches a fresh stack: same inputs, same configuration resources.
+    fresh = runs["created"]
+    assert bucket["inputs"] == fresh.one(cloud.BUCKET)["inputs"]
+    assert sorted(r["type"] for r in graph.resources) == sorted(r["type"] for r in fresh.resources)
+
+
+def test_the_ram_user_comment_fits_128_characters_for_any_stack_name() -> None:
+    from components.alicloud_state import user_comments
+
+    assert user_comments(project="flink-hologres", stack="dev") == \
+        "Flink state writer of flink-hologres/dev, managed by Pulumi"
+    assert len(user_comments(project="flink-hologres", stack="s" * 100)) == 128
 
 
 # --- an existing bucket ----------------------------------------------------------------------------

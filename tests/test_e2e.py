@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.harness import REPO_ROOT, free_port
+from tests.harness import hologres_emulation as emulation
 from tests.harness.flink import FlinkCluster
 from tests.harness.java import compile_jobs_jar
 from tests.harness.postgres import PostgresServer
@@ -59,6 +60,7 @@ def _inputs(run: ProgramRun, type_: str) -> dict[str, Any]:
 def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         postgres: PostgresServer, pg_database: str, provider_host: ProviderHost, tmp_path: Path) -> None:
     jar = compile_jobs_jar("1.20", E2E_SOURCES, [JDBC_DRIVER])
+    emulation.install(postgres, pg_database, "Hologres 1.3.61")  # the table provider meets Hologres' rules
     rest_port = free_port()
     state = tmp_path / "state"
     stack = {
@@ -66,7 +68,7 @@ def test_program_to_rows_upgrade_without_loss_and_destroy_keeps_the_data(
         "taskManagers": "1", "taskSlots": "4", "defaultParallelism": "1",
         "jobManagerMemory": "1024m", "taskManagerMemory": "1280m",
         "hologresEndpoint": f"127.0.0.1:{postgres.port}", "hologresDatabase": pg_database,
-        "hologresTable": "public.order_details",
+        "hologresTable": "public.order_details", "hologresSslMode": "disable",  # the test server has no TLS
         "flinkRestUrl": f"http://127.0.0.1:{rest_port}", "stateStorage": f"file://{state}",
         "jobJar": str(jar), "jobEntryClass": GENERATOR, "jobArgs": ["10"], "jobParallelism": "1",
         "jobUpgradeMode": "savepoint", "jobStartDeadlineSeconds": "120",

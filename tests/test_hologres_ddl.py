@@ -47,25 +47,6 @@ def test_pk_capable_types(canonical: str, capable: bool) -> None:
     assert ddl.pk_capable(canonical) is capable
 
 
-@pytest.mark.parametrize(("value", "parsed"), [
-    ("public.order_details", ("public", "order_details")),
-    ("order_details", ("public", "order_details")),
-    ("Sales.Order Details", ("Sales", "Order Details")),
-    ("s.t.with.dots", ("s", "t.with.dots")),
-])
-def test_parse_table_name(value: str, parsed: tuple[str, str]) -> None:
-    assert ddl.parse_table_name(value) == parsed
-
-
-@pytest.mark.parametrize(("value", "reason"), [
-    ("", "must look like schema.table"), (".orders", "schema name must be a non-empty"),
-    ("public.", "table name must be a non-empty"), ("public." + "x" * 64, "longer than 63 bytes"),
-])
-def test_parse_table_name_errors_are_clear(value: str, reason: str) -> None:
-    with pytest.raises(ValueError, match=reason):
-        ddl.parse_table_name(value)
-
-
 def test_default_table_is_the_tutorial_table_as_alibaba_documents_it() -> None:
     props = ddl.spec_to_props(TUTORIAL)
     normalized, problems = ddl.check_table(props)

@@ -1,8 +1,9 @@
 """HologresTable's provider, run by Pulumi's own provider host over gRPC against a real PostgreSQL.
 
-Every test drives the engine's calls (Configure → Check → Diff → Create / Update / Read / Delete)
-through ``python -m pulumi.dynamic``; the database is inspected directly with psycopg2.
-The Hologres branch runs against a Hologres emulation created in the test database.
+Every operation goes through the engine-order harness (tests/harness/engine.py): the provider calls
+of `pulumi up` / `refresh` / `preview` / `destroy` / `up --replace`, in the engine's order, with the
+state the engine keeps; the database is inspected directly with psycopg2. The Hologres branch runs
+in tests/test_hologres_emulated.py, TLS in tests/test_hologres_tls.py.
 """
 
 from __future__ import annotations
@@ -12,99 +13,58 @@ import base64
 import json
 import secrets
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import pulumi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg2 import sql
-from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from components import hologres_ddl as ddl
-from components.hologres_table import HologresTable, HologresTableArgs, HologresTableProvider
-from tests.harness import free_port, missing
-from tests.harness.postgres import PostgresServer
-from tests.harness.provider_host import (
-    UNKNOWN,
-    CheckFailed,
-    ProviderError,
-    ProviderHost,
-    ResourceState,
-    engine_destroy,
-    engine_refresh,
-    engine_up,
-    resource_inputs,
+from components.hologres_table import HologresTable, HologresTableArgs
+from tests.harness import free_port
+from tests.harness import hologres_emulation as emulation
+from tests.harness.engine import Engine
+from tests.harness.hologres_tables import (
+    PASSWORD_KEY,
+    TYPE,
+    USER_KEY,
+    count_orders,
+    engine_as,
+    insert_order,
+    live_columns,
+    query,
+    retyped,
+    table_exists,
+    table_inputs,
+    with_columns,
 )
+from tests.harness.postgres import PostgresServer
+from tests.harness.provider_host import UNKNOWN, CheckFailed, ProviderError, ProviderHost
 
 pytestmark = pytest.mark.postgres
-TYPE = "pulumi-python:dynamic/hologres:Table"
-USER_KEY, PASSWORD_KEY = "flink-hologres:hologresUser", "flink-hologres:hologresPassword"
+DROP_WITH_RESTRICT = "drop the table (DROP TABLE … RESTRICT)"
 
 
 @pytest.fixture
-def host(provider_host: ProviderHost, postgres: PostgresServer) -> ProviderHost:
-    provider_host.type_token = TYPE
-    # Secret config reaches a provider wrapped as a secret; configure() must unwrap it.
-    provider_host.configure({USER_KEY: postgres.user, PASSWORD_KEY: postgres.password}, secret_keys=(PASSWORD_KEY,))
-    return provider_host
-
-
-def table_inputs(postgres: PostgresServer, database: str, spec: ddl.TableSpec = ddl.DEFAULT_ORDER_DETAILS,
-                 **connection: Any) -> dict[str, Any]:
-    props = {"host": postgres.host, "port": postgres.port, "database": database, "connectTimeout": 5,
-             **ddl.spec_to_props(spec), **connection}
-    return resource_inputs(HologresTableProvider(), props)
-
-
-def query(postgres: PostgresServer, database: str, statement: str | sql.Composable, *params: Any) -> list[tuple]:
-    conn = postgres.connect(database)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(statement, params or None)  # no parameters: a literal % stays a %
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
-
-
-def live_columns(postgres: PostgresServer, database: str, table: str = "order_details") -> list[tuple]:
-    return query(postgres, database, """
-        SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a
-        WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
-                 f'public."{table}"')
-
-
-def insert_order(postgres: PostgresServer, database: str, user_id: int = 1) -> None:
-    query(postgres, database, "INSERT INTO public.order_details (user_id, item_id, price, sale_timestamp) "
-                              "VALUES (%s, 7, 12.34, now())", user_id)
-
-
-def count_orders(postgres: PostgresServer, database: str) -> int:
-    return query(postgres, database, "SELECT count(*) FROM public.order_details")[0][0]
-
-
-def with_columns(spec: ddl.TableSpec, *columns: ddl.Column) -> ddl.TableSpec:
-    return ddl.TableSpec(spec.schema, spec.name, (*spec.columns, *columns), spec.primary_key, spec.properties)
-
-
-def retyped(spec: ddl.TableSpec, column: str, type_: str) -> ddl.TableSpec:
-    columns = tuple(ddl.Column(c.name, type_ if c.name == column else c.type, c.nullable) for c in spec.columns)
-    return ddl.TableSpec(spec.schema, spec.name, columns, spec.primary_key, spec.properties)
+def engine(provider_host: ProviderHost, postgres: PostgresServer) -> Engine:
+    return engine_as(provider_host, postgres.user, postgres.password)
 
 
 # --- the tutorial table on plain PostgreSQL ------------------------------------------------------------
 
 
-def test_creates_the_tutorial_table_and_reads_it_back(host: ProviderHost, postgres: PostgresServer,
+def test_creates_the_tutorial_table_and_reads_it_back(engine: Engine, postgres: PostgresServer,
                                                       pg_database: str) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database))
+    state = engine.up("orders", table_inputs(postgres, pg_database))
 
-    assert state.id == "public.order_details"
+    assert engine.last_calls == ["check", "create"] and state.id == "public.order_details"
     assert live_columns(postgres, pg_database) == [
         ("user_id", "bigint", True), ("user_name", "text", False), ("item_id", "bigint", True),
         ("item_name", "text", False), ("price", "numeric(38,2)", False), ("province", "text", False),
@@ -121,122 +81,174 @@ def test_creates_the_tutorial_table_and_reads_it_back(host: ProviderHost, postgr
     assert outputs["unappliedProperties"] == ["event_time_column"]
     assert outputs["properties"] == {"event_time_column": ["sale_timestamp"]}
     assert outputs["adopted"] is False and outputs["onDestroy"] == "keep the table and its data"
+    assert outputs["tls"] == "off: plaintext (sslmode prefer)"  # the test server has no TLS
     # The password is not an input and never an output.
     assert postgres.password not in json.dumps(state.outputs) + json.dumps(state.inputs)
 
-    refreshed = engine_refresh(host, state)
-    assert refreshed is not None and refreshed.outputs == state.outputs
-    again = engine_up(host, "orders", table_inputs(postgres, pg_database), refreshed)
-    assert again.steps == ["check", "diff"]  # nothing to do
+    refreshed = engine.refresh("orders")
+    assert engine.last_calls == ["read", "diff"] and not refreshed.drift
+    assert refreshed.state is not None and refreshed.state.outputs == state.outputs
+    engine.up("orders", table_inputs(postgres, pg_database))
+    assert engine.last_calls == ["check", "diff"]  # nothing to do
 
 
-def test_refresh_shows_drift_and_a_vanished_table(host: ProviderHost, postgres: PostgresServer,
-                                                  pg_database: str) -> None:
+@pytest.mark.parametrize("hologres", [None, "Hologres 1.3.61"])
+def test_refresh_reports_drift_as_a_diff_and_up_keeps_the_rows(engine: Engine, postgres: PostgresServer,
+                                                               pg_database: str, hologres: str | None) -> None:
+    if hologres:
+        emulation.install(postgres, pg_database, hologres)
     inputs = table_inputs(postgres, pg_database)
-    state = engine_up(host, "orders", inputs)
+    engine.up("orders", inputs)
+    insert_order(postgres, pg_database)
     query(postgres, pg_database, "ALTER TABLE public.order_details ADD COLUMN coupon text")
 
-    drifted = engine_refresh(host, state)
-    assert drifted is not None
-    assert drifted.outputs["columns"][-1] == {"name": "coupon", "type": "text", "nullable": True}
-    # Converging would drop a column, i.e. a new table: refused while it may hold data.
+    # `pulumi refresh`: read, then diff with the old inputs as the news; drift is a diff, not an error.
+    drifted = engine.refresh("orders")
+    assert engine.last_calls == ["read", "diff"] and drifted.drift
+    assert drifted.state is not None
+    assert drifted.state.outputs["columns"][-1] == {"name": "coupon", "type": "text", "nullable": True}
+    assert drifted.diff is not None and drifted.diff.replaces == ["columns"] and drifted.diff.delete_before_replace
+
+    # Converging needs a new table; with dropTableOnDestroy false nothing is dropped: the delete keeps the
+    # table, and the create refuses to take over one that differs.
     with pytest.raises(ProviderError) as refused:
-        engine_up(host, "orders", inputs, drifted)
-    assert "refusing to replace table public.order_details: column 'coupon': text → absent" in refused.value.last_line
+        engine.up("orders", inputs)
+    assert engine.last_calls == ["check", "diff", "check", "delete", "create"]
+    assert ("create public.order_details: the table already exists and differs (live → declared): "
+            "column 'coupon': text → absent") in refused.value.last_line
+    assert count_orders(postgres, pg_database) == 1
 
     query(postgres, pg_database, "DROP TABLE public.order_details")
-    assert engine_refresh(host, drifted) is None  # gone: `pulumi up` creates it again
-    recreated = engine_up(host, "orders", inputs)
+    engine.up("orders", inputs)  # the failed replace left nothing in the state: a plain create
+    assert engine.refresh("orders").drift is False
+    query(postgres, pg_database, "DROP TABLE public.order_details")
+    gone = engine.refresh("orders")
+    assert gone.state is None and engine.state("orders") is None  # gone: `pulumi up` creates it again
+    recreated = engine.up("orders", inputs)
     assert recreated.outputs["adopted"] is False and len(live_columns(postgres, pg_database)) == 11
 
 
-def test_adds_a_nullable_column_in_place_keeping_rows(host: ProviderHost, postgres: PostgresServer,
+def test_adds_a_nullable_column_in_place_keeping_rows(engine: Engine, postgres: PostgresServer,
                                                       pg_database: str) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database))
+    engine.up("orders", table_inputs(postgres, pg_database))
     insert_order(postgres, pg_database)
     wider = table_inputs(postgres, pg_database, with_columns(ddl.DEFAULT_ORDER_DETAILS,
                                                              ddl.Column("channel", "VARCHAR(32)")))
+    preview = engine.preview("orders", wider)
+    assert preview.diff is not None and preview.diff.replaces == []
+    updated = engine.up("orders", wider)
 
-    checked = host.check(state.inputs, wider, "orders")
-    assert host.diff(state.id, state.outputs, checked.inputs, "orders").replaces == []
-    updated = engine_up(host, "orders", wider, state)
-
-    assert updated.steps == ["check", "diff", "update"]
+    assert engine.last_calls == ["check", "diff", "update"]
     assert live_columns(postgres, pg_database)[-1] == ("channel", "character varying(32)", False)
     assert count_orders(postgres, pg_database) == 1
     assert updated.outputs["columns"][-1] == {"name": "channel", "type": "character varying(32)", "nullable": True}
     assert updated.outputs["unappliedProperties"] == ["event_time_column"]  # outputs kept whole by update
 
 
-def test_replacing_a_table_with_rows_is_refused_unless_allowed(host: ProviderHost, postgres: PostgresServer,
-                                                               pg_database: str) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database))
+def test_a_rebuild_is_refused_in_check_unless_already_allowed(engine: Engine, postgres: PostgresServer,
+                                                              pg_database: str) -> None:
+    engine.up("orders", table_inputs(postgres, pg_database))
     insert_order(postgres, pg_database)
     text_price = retyped(ddl.DEFAULT_ORDER_DETAILS, "price", "TEXT")
 
-    with pytest.raises(ProviderError) as refused:
-        engine_up(host, "orders", table_inputs(postgres, pg_database, text_price), state)
-    assert refused.value.last_line.endswith(
-        "HologresError: refusing to replace table public.order_details: column 'price': numeric(38,2) → text "
+    with pytest.raises(CheckFailed) as refused:
+        engine.up("orders", table_inputs(postgres, pg_database, text_price))
+    assert engine.last_calls == ["check"]  # before anything is touched; `pulumi preview` shows the same
+    assert refused.value.failures == [(
+        "columns.price", "refusing to replace table public.order_details: column 'price': numeric(38,2) → text "
         "needs a new table, which drops the existing one and its rows; set dropTableOnDestroy to true and run "
-        "`pulumi up` first to allow it, or keep the old definition")
+        "`pulumi up` first to allow it, or keep the old definition")]
     assert count_orders(postgres, pg_database) == 1
-    with pytest.raises(ProviderError, match="refusing to replace"):  # the flag must already be in the state
-        engine_up(host, "orders", table_inputs(postgres, pg_database, text_price, dropTableOnDestroy=True), state)
+    with pytest.raises(CheckFailed, match="refusing to replace"):  # the flag must already be in the state
+        engine.up("orders", table_inputs(postgres, pg_database, text_price, dropTableOnDestroy=True))
 
-    allowed = engine_up(host, "orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True), state)
-    assert allowed.steps == ["check", "diff", "update"] and allowed.outputs["dropTableOnDestroy"] is True
-    replaced = engine_up(host, "orders", table_inputs(postgres, pg_database, text_price, dropTableOnDestroy=True),
-                         allowed)
-    assert replaced.steps == ["check", "diff", "delete", "create"]
+    allowed = engine.up("orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True))
+    assert engine.last_calls == ["check", "diff", "update"] and allowed.outputs["dropTableOnDestroy"] is True
+    engine.up("orders", table_inputs(postgres, pg_database, text_price, dropTableOnDestroy=True))
+    assert engine.last_calls == ["check", "diff", "check", "delete", "create"]  # delete first: same name
     assert ("price", "text", False) in live_columns(postgres, pg_database)
     assert count_orders(postgres, pg_database) == 0
 
 
-def test_delete_keeps_the_table_and_its_data_by_default(host: ProviderHost, postgres: PostgresServer,
-                                                        pg_database: str) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database))
+@pytest.mark.parametrize("hologres", [None, "Hologres 1.3.61"])
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("delete_first", [False, True])
+def test_up_replace_in_either_order_never_loses_the_table(engine: Engine, postgres: PostgresServer, pg_database: str,
+                                                          drop: bool, delete_first: bool, hologres: str | None) -> None:
+    """`pulumi up --replace`: the engine skips the provider's diff. HologresTable sets delete-before-replace
+    (delete_first=True); should a user's option force create-before-delete, the old delete leaves the table
+    to the resource that adopted it. On plain PostgreSQL and on the Hologres emulation."""
+    if hologres:
+        emulation.install(postgres, pg_database, hologres)
+    inputs = table_inputs(postgres, pg_database, dropTableOnDestroy=drop)
+    first = engine.up("orders", inputs)
     insert_order(postgres, pg_database)
-    engine_destroy(host, state)
+
+    replaced = engine.up("orders", inputs, replace=True, delete_before_replace=delete_first)
+
+    assert engine.last_calls == (["check", "delete", "create"] if delete_first else ["check", "create", "delete"])
+    assert table_exists(postgres, pg_database)  # the state's table is there, whatever the order
+    if drop and delete_first:
+        # The user asked for both: a replacement, and dropping the table with it.
+        assert count_orders(postgres, pg_database) == 0 and replaced.outputs["adopted"] is False
+    else:
+        assert count_orders(postgres, pg_database) == 1 and replaced.outputs["adopted"] is True
+    assert replaced.outputs["generation"] != first.outputs["generation"]
+    assert engine.refresh("orders").drift is False
+
+
+def test_delete_keeps_the_table_and_its_data_by_default(engine: Engine, postgres: PostgresServer,
+                                                        pg_database: str) -> None:
+    engine.up("orders", table_inputs(postgres, pg_database))
+    insert_order(postgres, pg_database)
+    engine.destroy("orders")
     assert count_orders(postgres, pg_database) == 1
     assert (f"warning: kept table public.order_details and its data in database '{pg_database}' "
-            "(dropTableOnDestroy is false)") in host.output()
+            "(dropTableOnDestroy is false)") in engine.host.output()
 
 
-def test_delete_with_the_flag_drops_with_restrict(host: ProviderHost, postgres: PostgresServer,
+def test_delete_with_the_flag_drops_with_restrict(engine: Engine, postgres: PostgresServer,
                                                   pg_database: str) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True))
-    assert state.outputs["onDestroy"] == "drop the table (DROP TABLE … RESTRICT)"
+    state = engine.up("orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True))
+    assert state.outputs["onDestroy"] == DROP_WITH_RESTRICT
     insert_order(postgres, pg_database)
     query(postgres, pg_database, "CREATE VIEW order_view AS SELECT user_id FROM public.order_details")
 
     with pytest.raises(ProviderError) as restricted:
-        engine_destroy(host, state)
+        engine.destroy("orders")
     line = restricted.value.last_line
     assert "cannot drop table order_details because other objects depend on it" in line
     assert "view order_view depends on table order_details" in line and line.endswith("(SQLSTATE 2BP01)")
-    assert count_orders(postgres, pg_database) == 1
+    assert count_orders(postgres, pg_database) == 1 and engine.state("orders") is not None
 
     query(postgres, pg_database, "DROP VIEW order_view")
-    engine_destroy(host, state)
-    assert query(postgres, pg_database, "SELECT to_regclass('public.order_details')") == [(None,)]
-    engine_destroy(host, state)  # already gone: nothing to do
+    engine.destroy("orders")
+    assert not table_exists(postgres, pg_database)
+    engine.up("orders", table_inputs(postgres, pg_database, dropTableOnDestroy=True))
+    query(postgres, pg_database, "DROP TABLE public.order_details")
+    engine.destroy("orders")  # already gone: nothing to do
 
 
-def test_adopts_an_identical_existing_table(host: ProviderHost, postgres: PostgresServer, pg_database: str) -> None:
-    engine_destroy(host, engine_up(host, "orders", table_inputs(postgres, pg_database)))  # kept
+def test_adopts_an_identical_existing_table(engine: Engine, postgres: PostgresServer, pg_database: str) -> None:
+    engine.up("orders", table_inputs(postgres, pg_database))
+    engine.destroy("orders")  # kept
     insert_order(postgres, pg_database)
-    adopted = engine_up(host, "orders", table_inputs(postgres, pg_database))
+    query(postgres, pg_database, "COMMENT ON TABLE public.order_details IS 'orders of the tutorial'")
+    adopted = engine.up("orders", table_inputs(postgres, pg_database))
     assert adopted.outputs["adopted"] is True
     assert count_orders(postgres, pg_database) == 1
+    # The comment keeps the user's text; the marker names the resource that now owns the table.
+    [(comment,)] = query(postgres, pg_database, "SELECT obj_description('public.order_details'::regclass)")
+    assert comment == (f"orders of the tutorial [managed by pulumi flink-hologres: generation "
+                       f"{adopted.outputs['generation']}]")
 
 
 def test_an_existing_table_that_differs_is_an_error_listing_the_differences(
-        host: ProviderHost, postgres: PostgresServer, pg_database: str) -> None:
+        engine: Engine, postgres: PostgresServer, pg_database: str) -> None:
     query(postgres, pg_database, "CREATE TABLE public.order_details (user_id bigint PRIMARY KEY, price real, "
                                  "legacy text)")
     with pytest.raises(ProviderError) as differs:
-        engine_up(host, "orders", table_inputs(postgres, pg_database))
+        engine.up("orders", table_inputs(postgres, pg_database))
     line = differs.value.last_line
     assert "create public.order_details: the table already exists and differs (live → declared): " in line
     for difference in ("column 'price': real → numeric(38,2)", "column 'legacy': text → absent",
@@ -278,23 +290,23 @@ def listener() -> Iterator[Listener]:
     listening.close()
 
 
-def test_preview_with_unknown_values_never_touches_the_database(host: ProviderHost, postgres: PostgresServer,
+def test_preview_with_unknown_values_never_touches_the_database(engine: Engine, postgres: PostgresServer,
                                                                 pg_database: str, listener: Listener) -> None:
-    state = engine_up(host, "orders", table_inputs(postgres, pg_database))
+    engine.up("orders", table_inputs(postgres, pg_database))
     # Every connection attempt lands on the listener, which records it.
     preview = table_inputs(postgres, pg_database, port=listener.port)
 
     # A new stack: the endpoint and the columns come from resources not created yet.
-    checked = host.check({}, {**preview, "host": UNKNOWN, "database": UNKNOWN, "columns": UNKNOWN}, "orders")
-    assert checked.failures == [] and isinstance(checked.inputs["columns"], Unknown)
+    new = engine.preview("fresh", {**preview, "host": UNKNOWN, "database": UNKNOWN, "columns": UNKNOWN})
+    assert new.failures == [] and new.diff is None and engine.last_calls == ["check"]
     # An existing table: unknown table properties may need a new table, so they show as a replace.
-    checked = host.check(state.inputs, {**preview, "properties": UNKNOWN}, "orders")
-    diff = host.diff(state.id, state.outputs, checked.inputs, "orders")
-    assert checked.failures == [] and diff.replaces == ["properties"] and diff.delete_before_replace
+    unknown = engine.preview("orders", {**preview, "properties": UNKNOWN})
+    assert unknown.failures == [] and unknown.diff is not None
+    assert unknown.diff.replaces == ["properties"] and unknown.diff.delete_before_replace
     # Known values: check and diff still only compare.
-    checked = host.check(state.inputs, preview, "orders")
-    diff = host.diff(state.id, state.outputs, checked.inputs, "orders")
-    assert checked.failures == [] and (diff.changes, diff.replaces) == ("some", [])
+    known = engine.preview("orders", preview)
+    assert known.failures == [] and known.diff is not None and (known.diff.changes, known.diff.replaces) == ("some", [])
+    assert engine.last_calls == ["check", "diff"]
     time.sleep(0.2)
     assert listener.accepted == []
 
@@ -317,32 +329,38 @@ def test_wrong_password_fails_without_revealing_it(provider_host: ProviderHost, 
     assert sentinel.encode() not in base64.b64decode(inputs["__provider"])
 
 
-def test_missing_credentials_are_check_failures(provider_host: ProviderHost, postgres: PostgresServer) -> None:
-    provider_host.configure({USER_KEY: "someone"})
+def test_missing_credentials_are_check_failures_whose_fix_runs_as_printed(provider_host: ProviderHost,
+                                                                         postgres: PostgresServer) -> None:
+    provider_host.configure({})
     failures = provider_host.check({}, table_inputs(postgres, "db"), "orders").failures
-    assert failures == [("hologresPassword",
-                         "missing stack config: pulumi config set --secret hologresPassword <AccessKey secret>")]
+    # Both are secret config: without --secret the program would refuse the value.
+    assert failures == [
+        ("hologresUser", "missing stack config: pulumi config set --secret hologresUser '<AccessKey ID>'"),
+        ("hologresPassword", "missing stack config: pulumi config set --secret hologresPassword '<AccessKey secret>'")]
+    for _, reason in failures:
+        command = reason.split(": ", 1)[1]
+        assert subprocess.run(["bash", "-n", "-c", command], capture_output=True).returncode == 0, command
 
 
-def test_a_server_that_is_down_fails_fast(host: ProviderHost, postgres: PostgresServer) -> None:
+def test_a_server_that_is_down_fails_fast(engine: Engine, postgres: PostgresServer) -> None:
     started = time.monotonic()
     with pytest.raises(ProviderError) as refused:
-        engine_up(host, "orders", table_inputs(postgres, "db", port=free_port()))
+        engine.up("orders", table_inputs(postgres, "db", port=free_port()))
     assert time.monotonic() - started < 5
     assert "cannot connect to 127.0.0.1:" in refused.value.last_line and "Connection refused" in refused.value.last_line
 
 
-def test_a_server_that_never_answers_fails_within_the_connect_timeout(host: ProviderHost, postgres: PostgresServer,
+def test_a_server_that_never_answers_fails_within_the_connect_timeout(engine: Engine, postgres: PostgresServer,
                                                                       listener: Listener) -> None:
     started = time.monotonic()
     with pytest.raises(ProviderError) as timed_out:
-        engine_up(host, "orders", table_inputs(postgres, "db", port=listener.port, connectTimeout=2))
+        engine.up("orders", table_inputs(postgres, "db", port=listener.port, connectTimeout=2))
     elapsed = time.monotonic() - started
     assert 1.5 < elapsed < 8
     assert "timeout expired" in timed_out.value.last_line
 
 
-def test_a_statement_that_runs_too_long_is_cancelled(host: ProviderHost, postgres: PostgresServer,
+def test_a_statement_that_runs_too_long_is_cancelled(engine: Engine, postgres: PostgresServer,
                                                      pg_database: str) -> None:
     # Another session holds the table's name: our CREATE waits for its lock until statement_timeout.
     blocker = postgres.connect(pg_database)
@@ -351,7 +369,7 @@ def test_a_statement_that_runs_too_long_is_cancelled(host: ProviderHost, postgre
             cur.execute("CREATE TABLE public.order_details (x int)")  # uncommitted: holds the name
         started = time.monotonic()
         with pytest.raises(ProviderError) as cancelled:
-            engine_up(host, "orders", table_inputs(postgres, pg_database, statementTimeout=1))
+            engine.up("orders", table_inputs(postgres, pg_database, statementTimeout=1))
         assert time.monotonic() - started < 8
         assert cancelled.value.last_line.endswith("canceling statement due to statement timeout (SQLSTATE 57014)")
     finally:
@@ -378,6 +396,16 @@ BAD_INPUTS = [
     ({"properties": {"time_to_live_in_seconds": -5}}, "properties.time_to_live_in_seconds"),
     ({"properties": {"binlog.level": "full"}}, "properties.binlog.level"),
     ({"primaryKey": [], "properties": {"orientation": "row"}}, "properties.orientation"),
+    # The rules Hologres enforces inside CREATE TABLE, caught by check (issue 15, finding 6).
+    ({"columns": _columns_with({"name": "qty", "type": "NUMERIC"})}, "columns[11].type"),
+    ({"columns": _columns_with({"name": "blob", "type": "bytea", "nullable": False}),
+      "primaryKey": ["user_id", "blob"]}, "primaryKey"),
+    ({"properties": {"clustering_key": ["city"]}}, "properties.clustering_key"),
+    ({"columns": _columns_with({"name": "score", "type": "float8", "nullable": False}),
+      "properties": {"clustering_key": ["score"]}}, "properties.clustering_key"),
+    ({"properties": {"event_time_column": ["city"]}}, "properties.event_time_column"),
+    ({"properties": {"orientation": "row", "bitmap_columns": ["city"]}}, "properties.bitmap_columns"),
+    ({"primaryKey": [], "properties": {"binlog.level": "replica"}}, "properties.binlog.level"),
     ({"tableName": ""}, "tableName"),
     ({"schemaName": "s" * 64}, "schemaName"),
     ({"port": 0}, "port"),
@@ -389,143 +417,13 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_inputs_each_fail_with_one_line_naming_the_property(host: ProviderHost, postgres: PostgresServer) -> None:
+def test_bad_inputs_each_fail_with_one_line_naming_the_property(engine: Engine, postgres: PostgresServer) -> None:
     for change, prop in BAD_INPUTS:
         inputs = {**table_inputs(postgres, "db"), **change}
         with pytest.raises(CheckFailed) as failed:
-            engine_up(host, "orders", inputs)
+            engine.up("orders", inputs)
         assert [p for p, _ in failed.value.failures] == [prop], change
         assert all("\n" not in reason and reason for _, reason in failed.value.failures)
-
-
-# --- Hologres, emulated in the test database ----------------------------------------------------------
-
-HOLOGRES_EMULATION = """
-CREATE SCHEMA hologres;
-CREATE TABLE hologres.hg_table_properties (
-    table_namespace text, table_name text, property_key text, property_value text,
-    PRIMARY KEY (table_namespace, table_name, property_key));
-CREATE TABLE hg_calls (seq serial PRIMARY KEY, table_ref text, property text, value text);
-CREATE TABLE hg_reject (property text);
-CREATE TABLE hg_emulated_version (version text);
-CREATE FUNCTION hg_version() RETURNS text LANGUAGE sql AS $$ SELECT version FROM hg_emulated_version $$;
-CREATE PROCEDURE set_table_property(table_ref text, property text, value text) LANGUAGE plpgsql AS $$
-DECLARE
-    parts text[] := parse_ident(table_ref);
-BEGIN
-    IF to_regclass(table_ref) IS NULL THEN
-        RAISE EXCEPTION 'relation % does not exist', table_ref USING ERRCODE = '42P01';
-    END IF;
-    IF EXISTS (SELECT FROM hg_reject r WHERE r.property = set_table_property.property) THEN
-        RAISE EXCEPTION 'invalid value for table property %', property USING ERRCODE = '22023';
-    END IF;
-    INSERT INTO hg_calls (table_ref, property, value) VALUES (table_ref, property, value);
-    INSERT INTO hologres.hg_table_properties VALUES (parts[1], parts[2], property, value)
-        ON CONFLICT (table_namespace, table_name, property_key) DO UPDATE SET property_value = EXCLUDED.property_value;
-END $$;
-"""
-HOLOGRES_TABLE = ddl.TableSpec(
-    "public", "Order Details", (*ddl.DEFAULT_ORDER_DETAILS.columns, ddl.Column("Channel", "TEXT")),
-    ddl.DEFAULT_ORDER_DETAILS.primary_key,
-    ddl.HologresProperties(
-        orientation="column", distribution_key=("user_id",), clustering_key=("sale_timestamp:asc",),
-        event_time_column=("sale_timestamp",), bitmap_columns=("province", "Channel"),
-        dictionary_encoding_columns=("province:auto",), time_to_live_in_seconds=3153600000,
-        binlog_level="replica", binlog_ttl=86400))
-TABLE_REF = '"public"."Order Details"'
-
-
-def emulate_hologres(postgres: PostgresServer, database: str, version: str) -> None:
-    query(postgres, database, HOLOGRES_EMULATION)
-    query(postgres, database, "INSERT INTO hg_emulated_version VALUES (%s)", version)
-
-
-def hg_calls(postgres: PostgresServer, database: str) -> list[tuple]:
-    return query(postgres, database, "SELECT table_ref, property, value FROM hg_calls ORDER BY seq")
-
-
-def test_hologres_before_2_1_sets_properties_in_the_create_transaction(
-        host: ProviderHost, postgres: PostgresServer, pg_database: str) -> None:
-    emulate_hologres(postgres, pg_database, "Hologres 1.3.61 (tag: 1.3.61, build: 2024-01-01)")
-    inputs = table_inputs(postgres, pg_database, HOLOGRES_TABLE)
-    state = engine_up(host, "orders", inputs)
-
-    assert hg_calls(postgres, pg_database) == [
-        (TABLE_REF, "orientation", "column"), (TABLE_REF, "distribution_key", "user_id"),
-        (TABLE_REF, "clustering_key", "sale_timestamp:asc"), (TABLE_REF, "event_time_column", "sale_timestamp"),
-        (TABLE_REF, "bitmap_columns", 'province,"Channel"'),
-        (TABLE_REF, "dictionary_encoding_columns", "province:auto"),
-        (TABLE_REF, "time_to_live_in_seconds", "3153600000"), (TABLE_REF, "binlog.level", "replica"),
-        (TABLE_REF, "binlog.ttl", "86400")]
-    assert len(live_columns(postgres, pg_database, "Order Details")) == 12
-    outputs = state.outputs
-    assert outputs["hologresVersion"].startswith("Hologres 1.3.61") and outputs["unappliedProperties"] == []
-    # Read back from the catalog: the same declaration shows no diff.
-    assert outputs["properties"]["bitmap_columns"] == ["province", "Channel"]
-    assert outputs["properties"]["time_to_live_in_seconds"] == 3153600000
-    refreshed = engine_refresh(host, state)
-    assert refreshed is not None and engine_up(host, "orders", inputs, refreshed).steps == ["check", "diff"]
-
-    # Mutable properties change in place, each with one call.
-    mutable = ddl.TableSpec(HOLOGRES_TABLE.schema, HOLOGRES_TABLE.name, HOLOGRES_TABLE.columns,
-                            HOLOGRES_TABLE.primary_key,
-                            ddl.HologresProperties(**{**vars(HOLOGRES_TABLE.properties),
-                                                      "time_to_live_in_seconds": 86400, "bitmap_columns": ("city",)}))
-    updated = engine_up(host, "orders", table_inputs(postgres, pg_database, mutable), refreshed)
-    assert updated.steps == ["check", "diff", "update"]
-    assert hg_calls(postgres, pg_database)[9:] == [
-        (TABLE_REF, "bitmap_columns", "city"), (TABLE_REF, "time_to_live_in_seconds", "86400")]
-    assert updated.outputs["properties"]["bitmap_columns"] == ["city"]
-
-    # An immutable one needs a new table: refused while dropTableOnDestroy is false.
-    moved = ddl.TableSpec(mutable.schema, mutable.name, mutable.columns, mutable.primary_key,
-                          ddl.HologresProperties(**{**vars(mutable.properties), "distribution_key": ("item_id",)}))
-    with pytest.raises(ProviderError, match="distribution_key: \\['user_id'\\] → \\['item_id'\\]"):
-        engine_up(host, "orders", table_inputs(postgres, pg_database, moved), updated)
-
-    # Destroy keeps it; the next up adopts it, properties included.
-    engine_destroy(host, updated)
-    assert engine_up(host, "orders", table_inputs(postgres, pg_database, mutable)).outputs["adopted"] is True
-
-
-def test_hologres_create_is_all_or_nothing(host: ProviderHost, postgres: PostgresServer, pg_database: str) -> None:
-    emulate_hologres(postgres, pg_database, "Hologres 1.1.84")
-    query(postgres, pg_database, "INSERT INTO hg_reject VALUES ('binlog.ttl')")
-    with pytest.raises(ProviderError) as rejected:
-        engine_up(host, "orders", table_inputs(postgres, pg_database, HOLOGRES_TABLE))
-    assert rejected.value.last_line.endswith("invalid value for table property binlog.ttl (SQLSTATE 22023)")
-    assert query(postgres, pg_database, "SELECT to_regclass('public.\"Order Details\"')") == [(None,)]
-    assert hg_calls(postgres, pg_database) == []
-
-
-def test_hologres_2_1_creates_the_table_with_a_with_clause(host: ProviderHost, postgres: PostgresServer,
-                                                           pg_database: str) -> None:
-    emulate_hologres(postgres, pg_database, "Hologres 2.1.20 (tag: 2.1.20)")
-    # PostgreSQL rejects Hologres' WITH options, so the emulation captures the statement instead: an event
-    # trigger (superuser only) fails every CREATE TABLE with the statement text as its message.
-    conn = postgres.connect(pg_database, admin=True)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute("""
-                CREATE FUNCTION hg_capture() RETURNS event_trigger LANGUAGE plpgsql AS $$
-                BEGIN RAISE EXCEPTION 'captured: %', current_query() USING ERRCODE = '0A000'; END $$;
-                CREATE EVENT TRIGGER hg_capture ON ddl_command_start WHEN TAG IN ('CREATE TABLE')
-                    EXECUTE FUNCTION hg_capture();""")
-    except psycopg2.errors.InsufficientPrivilege:
-        missing("a PostgreSQL superuser (the Hologres 2.1 emulation needs an event trigger)")
-    finally:
-        conn.close()
-    with pytest.raises(ProviderError) as captured:
-        engine_up(host, "orders", table_inputs(postgres, pg_database, HOLOGRES_TABLE))
-    columns = ", ".join(f'"{c.name}" {ddl.canonical_type(c.type)}{"" if c.nullable else " NOT NULL"}'
-                        for c in HOLOGRES_TABLE.columns)
-    assert captured.value.last_line.endswith(
-        f'captured: CREATE TABLE {TABLE_REF} ({columns}, PRIMARY KEY ("user_id", "item_id")) WITH ('
-        "orientation = 'column', distribution_key = 'user_id', clustering_key = 'sale_timestamp:asc', "
-        "event_time_column = 'sale_timestamp', bitmap_columns = 'province,\"Channel\"', "
-        "dictionary_encoding_columns = 'province:auto', time_to_live_in_seconds = '3153600000', "
-        "binlog_level = 'replica', binlog_ttl = '86400') (SQLSTATE 0A000)")
-    assert hg_calls(postgres, pg_database) == []  # no set_table_property from V2.1
 
 
 # --- names: whatever a name holds, it is only ever an identifier ------------------------------------------
@@ -541,7 +439,7 @@ NAMES = st.one_of(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(table=NAMES, columns=st.lists(NAMES, min_size=1, max_size=4, unique=True))
-def test_any_name_is_created_exactly_and_dropped(host: ProviderHost, postgres: PostgresServer, pg_database: str,
+def test_any_name_is_created_exactly_and_dropped(engine: Engine, postgres: PostgresServer, pg_database: str,
                                                  table: str, columns: list[str]) -> None:
     query(postgres, pg_database, "DROP TABLE IF EXISTS victims")
     query(postgres, pg_database, "CREATE TABLE victims (x int)")
@@ -549,7 +447,7 @@ def test_any_name_is_created_exactly_and_dropped(host: ProviderHost, postgres: P
     spec = ddl.TableSpec("public", table, tuple(ddl.Column(c, "BIGINT") for c in columns), (columns[0],))
     inputs = table_inputs(postgres, pg_database, spec, dropTableOnDestroy=True)
 
-    state: ResourceState = engine_up(host, "t", inputs)
+    state = engine.up("t", inputs)
     assert state.outputs["tableName"] == table and state.outputs["primaryKey"] == [columns[0]]
     live = query(postgres, pg_database, """
         SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
@@ -559,7 +457,7 @@ def test_any_name_is_created_exactly_and_dropped(host: ProviderHost, postgres: P
     query(postgres, pg_database, sql.SQL("INSERT INTO {} ({}) VALUES (1)").format(
         sql.Identifier("public", table), sql.Identifier(columns[0])))
 
-    engine_destroy(host, state)
+    engine.destroy("t")
     assert query(postgres, pg_database, "SELECT count(*) FROM pg_class WHERE relname = %s", table) == [(0,)]
     assert query(postgres, pg_database, "SELECT to_regclass('victims') IS NOT NULL") == [(True,)]
 
@@ -595,7 +493,8 @@ def test_the_resource_registers_its_type_and_engine_property_names() -> None:
             [args] = mocks.registered
             assert args.typ == TYPE
             assert {k: v for k, v in args.inputs.items() if k not in ("__provider", "columns")} == {
-                "host": "holo.example", "port": 80, "database": "demo", "sslmode": "prefer", "connectTimeout": 10,
+                "host": "holo.example", "port": 80, "database": "demo", "sslmode": "require", "sslRootCert": "",
+                "connectTimeout": 10,
                 "statementTimeout": 60, "dropTableOnDestroy": True, "schemaName": "sales", "tableName": "orders",
                 "primaryKey": ["user_id", "item_id"], "properties": {"event_time_column": ["sale_timestamp"]}}
             # The provider is pickled by reference: its module path is what the host re-imports.

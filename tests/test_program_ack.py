@@ -51,6 +51,7 @@ def test_exports_and_the_kubeconfig_stays_secret(dev_ack: ProgramRun) -> None:
     assert outputs["kubeconfig"][SECRET_SIG]  # wrapped: stored encrypted
     assert "client-key-data" in outputs["kubeconfig"]["value"]
     assert outputs["slbAddress"] == "192.168.0.77"
+    assert outputs["zoneId"] == "cn-hangzhou-j"  # the only zone offering everything (tests/harness/alicloud_mocks.py)
     assert outputs["flinkRestUrl"] == outputs["flinkUiUrl"] == "http://192.168.0.77:8081"
     assert list(plaintext_occurrences(outputs, "client-key-data")) == []
     for sentinel in (SENTINEL_KEY, SENTINEL_USER):
@@ -75,12 +76,59 @@ def test_internet_ui_carries_the_acl_on_the_service() -> None:
     ({"clusterProfile": "Autopilot"}, "clusterProfile"),
     ({"stateStorage": "oss://Bad_Bucket/flink"}, "stateStorage"),
     ({"stateStorage": "oss://team-bucket/flink", "dropStateOnDestroy": "true"}, "dropStateOnDestroy"),
+    ({"serviceCidr": "192.168.128.0/20"}, "serviceCidr"),  # inside vpcCidr 192.168.0.0/16
+    ({"vpcCidr": "10.0.0.0/8", "vswitchCidr": "10.1.0.0/24", "serviceCidr": "10.1.0.0/20"}, "serviceCidr"),
+    ({"serviceCidr": "8.8.0.0/20"}, "serviceCidr"),
+    # An existing VPC: its CIDRs (mocked: 172.16.0.0/12 + 10.10.0.0/16) are looked up; the default overlaps.
+    ({"vpcId": "vpc-bp1existing", "vswitchIds": ["vsw-bp1aaa"]}, "serviceCidr"),
+    ({"vpcId": "vpc-bp1nowhere", "vswitchIds": ["vsw-bp1aaa"]}, "vpcId"),
+    ({"zoneId": "cn-hangzhou-b"}, "zoneId"),  # no enhanced NAT there (tests/harness/alicloud_mocks.py)
+    ({"namePrefix": "team_orders"}, "namePrefix"),
 ])
 def test_bad_cloud_input_stops_before_anything_is_declared(config: dict[str, object], key: str) -> None:
     run = run_program(config, secrets=SECRETS)
-    assert run.error_type == "ConfigError"
+    assert run.error_type == "ConfigError", run.raw
     assert run.error is not None and run.error.startswith(f"config '{key}'")
+    assert "\n" not in run.error and "Fix: " in run.error
     assert run.resources == []
+
+
+def test_the_errors_name_the_fix_with_values_that_work() -> None:
+    zone = run_program({"zoneId": "cn-hangzhou-b", "clusterProfile": "Serverless"}, secrets=SECRETS).error
+    assert zone == ("config 'zoneId': cn-hangzhou-b cannot host the cluster; suitable zones: cn-hangzhou-j. "
+                    "Fix: pulumi config set zoneId cn-hangzhou-j")  # Serverless: ECI rules out -k
+    existing = run_program({"vpcId": "vpc-bp1existing", "vswitchIds": ["vsw-bp1aaa"]}, secrets=SECRETS)
+    assert existing.error == ("config 'serviceCidr': 172.21.0.0/20 overlaps 172.16.0.0/12 (VPC vpc-bp1existing). "
+                              "Fix: pulumi config set serviceCidr 10.96.0.0/20")
+    fixed = run_program({"vpcId": "vpc-bp1existing", "vswitchIds": ["vsw-bp1aaa"],
+                         "serviceCidr": "10.96.0.0/20"}, secrets=SECRETS)
+    assert fixed.error is None, fixed.raw
+
+
+LONG_STACK = "team-analytics-realtime-orders"  # flink-hologres-<stack> is 45 characters; 36 fit
+STACK_CONFIG = {"hologresEndpoint": "hgpostcn-cn-example-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
+                "hologresDatabase": "flink_demo"}
+
+
+def test_a_stack_name_too_long_for_the_cloud_names_stops_before_anything_is_declared() -> None:
+    run = run_program(STACK_CONFIG, secrets=SECRETS, stack=LONG_STACK)
+    assert run.error_type == "ConfigError", run.raw
+    assert run.error == (
+        "config 'namePrefix': 'flink-hologres-team-analytics-realtime-orders' from <project>-<stack> (stack "
+        "'team-analytics-realtime-orders') must be 2-36 letters, digits or hyphens, starting with a letter "
+        "(the cluster's name prefix allows 37 characters). Fix: pulumi config set namePrefix "
+        "fh-team-analytics-realtime-orders  # or use a shorter stack name")
+    assert run.resources == []
+
+
+def test_a_long_stack_name_with_the_suggested_name_prefix_deploys() -> None:
+    run = run_program(STACK_CONFIG | {"namePrefix": "fh-team-analytics-realtime-orders"}, secrets=SECRETS,
+                      stack=LONG_STACK)
+    assert run.error is None, run.raw
+    cluster = run.one("alicloud:cs/managedKubernetes:ManagedKubernetes").plain()
+    assert cluster["namePrefix"] == "fh-team-analytics-realtime-orders-" and len(cluster["namePrefix"]) <= 37
+    user = run.one("alicloud:ram/user:User").plain()
+    assert len(user["comments"]) <= 128 and len(user["name"]) <= 64
 
 
 def test_the_prod_stack_example_is_protected_highly_available_and_upgrades_through_savepoints() -> None:
@@ -88,6 +136,7 @@ def test_the_prod_stack_example_is_protected_highly_available_and_upgrades_throu
     assert run.error is None, run.raw
     cluster = run.one("alicloud:cs/managedKubernetes:ManagedKubernetes").plain()
     assert cluster["profile"] == "Acs" and cluster["deletionProtection"] is True
+    assert cluster["addons"] == [{"name": "managed-coredns"}]
     assert run.by_name("flink-taskmanager").plain()["spec"]["replicas"] == 4
     assert run.of_type("kubernetes:rbac.authorization.k8s.io/v1:Role")  # Kubernetes HA
     config = run.one("kubernetes:core/v1:ConfigMap").state()["data"]["config.yaml"]
@@ -144,3 +193,21 @@ def test_an_image_mirror_replaces_docker_hub_for_every_flink_container() -> None
         pod = run.by_name(deployment).plain()["spec"]["template"]["spec"]
         for container in pod["containers"] + pod["initContainers"]:
             assert container["image"] == "registry-vpc.cn-hangzhou.aliyuncs.com/team/flink:1.20.3-java17"
+
+
+def test_destroy_then_up_adopts_the_kept_state_bucket_instead_of_creating_it(dev_ack: ProgramRun) -> None:
+    from components.alicloud_state import resource_name
+    from tests.harness.alicloud_mocks import ACCOUNT_ID, BUCKETS_INVOKE, REGION
+
+    bucket = resource_name(project="flink-hologres", stack="dev", account_id=ACCOUNT_ID, region=REGION)
+    fresh = dev_ack.one("alicloud:oss/bucket:Bucket")
+    assert fresh.import_id == "" and fresh.plain()["bucket"] == bucket
+    # After `destroy` kept it, the account still has the bucket: the next `up` imports it.
+    kept = {"id": REGION, "names": [bucket], "buckets": [{"id": bucket, "name": bucket}]}
+    again = run_program({}, secrets=SECRETS, invokes={BUCKETS_INVOKE: kept})
+    assert again.error is None, again.raw
+    adopted = again.one("alicloud:oss/bucket:Bucket")
+    assert adopted.import_id == bucket
+    assert adopted.plain() == fresh.plain()  # the same inputs: import, then nothing to change
+    assert sorted(r.name for r in again.resources) == sorted(r.name for r in dev_ack.resources)
+    assert [r.name for r in again.resources if r.import_id] == [adopted.name]  # nothing else is imported

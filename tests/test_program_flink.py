@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.program import ProgramRun, plaintext_occurrences, run_program
+from tests.harness.program import USER_SET, ProgramRun, plaintext_occurrences, run_program
 
 SENTINEL_USER = "AKID-S3NT1NEL-user-7f3a"
 SENTINEL_KEY = "S3NT1NEL-secret-9c1e-do-not-leak"
@@ -221,7 +221,7 @@ def test_the_table_can_be_managed_through_another_endpoint_than_the_job_uses() -
     table = run.one("pulumi-python:dynamic/hologres:Table").plain()
     assert (table["host"], table["port"]) == ("hgpostcn-public.hologres.aliyuncs.com", 80)
     env = run.one(SECRET).plain()["stringData"]
-    assert env["HOLO_ENDPOINT"] == "hgpostcn-cn-example-cn-hangzhou-vpc.hologres.aliyuncs.com:80"
+    assert env["HOLO_ENDPOINT"] == USER_SET["hologresEndpoint"]
 
 
 def test_a_kubeconfig_given_as_content_stays_secret() -> None:

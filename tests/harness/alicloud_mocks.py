@@ -5,6 +5,7 @@ pulumi-alicloud 4.x."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 NETWORK = "alicloud:vpc/network:Network"
@@ -16,6 +17,21 @@ CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 SLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer"
 ACL = "alicloud:slb/acl:Acl"
 ZONES_INVOKE = "alicloud:vpc/getEnhancedNatAvailableZones:getEnhancedNatAvailableZones"
+VSWITCH_ZONES_INVOKE = "alicloud:index/getZones:getZones"
+SLB_ZONES_INVOKE = "alicloud:slb/getZones:getZones"
+ECI_ZONES_INVOKE = "alicloud:eci/getZones:getZones"
+NETWORKS_INVOKE = "alicloud:vpc/getNetworks:getNetworks"
+BUCKETS_INVOKE = "alicloud:oss/getBuckets:getBuckets"
+# What the region offers, per service (cn-hangzhou-b lacks enhanced NAT, -h lacks a CLB, -k lacks ECI):
+# every resource in the stack's zone is only possible in cn-hangzhou-j (and -k for ACS, which has no list).
+NAT_ZONES = ["cn-hangzhou-k", "cn-hangzhou-j", "cn-hangzhou-h"]
+VSWITCH_ZONES = ["cn-hangzhou-b", "cn-hangzhou-h", "cn-hangzhou-j", "cn-hangzhou-k"]
+SLB_ZONES = ["cn-hangzhou-b", "cn-hangzhou-j", "cn-hangzhou-k"]
+ECI_ZONES = ["cn-hangzhou-b", "cn-hangzhou-h", "cn-hangzhou-j"]
+# Buckets this account already has (a scenario of a stack re-created after `destroy` kept its bucket adds one).
+EXISTING_BUCKETS: set[str] = set()
+# Existing VPCs the mocks know (the existing-network scenarios), by id.
+EXISTING_VPCS = {"vpc-bp1existing": ("172.16.0.0/12", ["10.10.0.0/16"])}
 CREDENTIAL_INVOKE = "alicloud:cs/getClusterCredential:getClusterCredential"
 # Durable state on OSS (components/alicloud_state.py).
 BUCKET = "alicloud:oss/bucket:Bucket"
@@ -83,9 +99,25 @@ def kubeconfig_for(cluster_id: str) -> str:
 def call(token: str, args: dict[str, Any]) -> dict[str, Any] | None:
     """The invoke's answer, or None for a token this module does not know."""
     if token == ZONES_INVOKE:
-        return {"id": "cn-hangzhou", "ids": ["cn-hangzhou-k", "cn-hangzhou-j"],
-                "zones": [{"zoneId": "cn-hangzhou-k", "localName": "Hangzhou Zone K"},
-                          {"zoneId": "cn-hangzhou-j", "localName": "Hangzhou Zone J"}]}
+        return {"id": REGION, "ids": NAT_ZONES, "zones": [{"zoneId": z, "localName": z} for z in NAT_ZONES]}
+    if token == VSWITCH_ZONES_INVOKE:
+        return {"id": REGION, "ids": VSWITCH_ZONES, "zones": [
+            {"id": z, "localName": z, "availableResourceCreations": ["VSwitch"], "multiZoneIds": [],
+             "availableInstanceTypes": [], "availableDiskCategories": [], "slbSlaveZoneIds": []}
+            for z in VSWITCH_ZONES]}
+    if token == SLB_ZONES_INVOKE:
+        return {"id": REGION, "ids": SLB_ZONES, "zones": [
+            {"id": z, "masterZoneId": z, "slaveZoneId": "", "localName": z, "slaveZoneIds": [],
+             "supportedResources": [{"addressType": "Vpc", "addressIpVersion": "ipv4"}]} for z in SLB_ZONES]}
+    if token == ECI_ZONES_INVOKE:
+        return {"id": REGION, "zones": [{"regionEndpoint": f"eci.{REGION}.aliyuncs.com", "zoneIds": ECI_ZONES}]}
+    if token == NETWORKS_INVOKE:
+        vpcs = [{"id": i, "vpcId": i, "cidrBlock": EXISTING_VPCS[i][0], "secondaryCidrBlocks": EXISTING_VPCS[i][1]}
+                for i in args.get("ids", []) if i in EXISTING_VPCS]
+        return {"id": REGION, "ids": [v["id"] for v in vpcs], "names": [], "vpcs": vpcs}
+    if token == BUCKETS_INVOKE:
+        names = [b for b in sorted(EXISTING_BUCKETS) if re.fullmatch(args.get("nameRegex", ".*"), b)]
+        return {"id": REGION, "names": names, "buckets": [{"id": b, "name": b} for b in names]}
     if token == CREDENTIAL_INVOKE:
         cluster_id = args["clusterId"]
         return {"id": cluster_id, "clusterId": cluster_id, "clusterName": "flink-hologres-dev-x",

@@ -88,6 +88,7 @@ def install(*, project: str = "flink-hologres", stack: str = "dev") -> Recording
                 "urn": response.urn, "type": request.type, "name": request.name, "parent": request.parent,
                 "provider": request.provider, "dependencies": sorted(request.dependencies),
                 "retain_on_delete": bool(request.retainOnDelete), "protect": bool(request.protect),
+                "ignore_changes": list(request.ignoreChanges), "import_id": request.importId,
                 "inputs": visible(deserialize_properties(request.object, keep_internal=True)),
             })
             return response

@@ -50,6 +50,8 @@ class Resource:
     # Resource options as the engine receives them: customTimeouts ({create, update, delete} as
     # strings such as "20m"), replaceOnChanges, deleteBeforeReplace, protect, ignoreChanges.
     options: dict[str, Any] = field(default_factory=dict)
+    import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
+    delete_before_replace: bool = False  # the resource option, as the engine receives it
 
     def plain(self) -> dict[str, Any]:
         """Inputs with secret markers unwrapped and integral floats back to ints."""
@@ -68,6 +70,8 @@ class ProgramRun:
     error: str | None
     error_type: str | None
     raw: str
+    # Every invoke the program made: {"token", "args"} (args as the provider receives them).
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -114,8 +118,14 @@ def plaintext_occurrences(value: Any, needle: str, path: str = "") -> Iterator[s
         yield path
 
 
-def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < overrides (None removes a key)."""
+# What a user sets after following README's quick start: the example stacks ship without them, and the
+# program refuses example values (issue 15). `as_shipped=True` runs a stack file exactly as committed.
+USER_SET = {"hologresEndpoint": "hgpostcn-cn-abc123def-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
+            "hologresDatabase": "flink_demo"}
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any], as_shipped: bool = False) -> dict[str, Any]:
+    """Pulumi.yaml defaults < Pulumi.<stack>.yaml < (USER_SET unless as_shipped) < overrides (None removes)."""
     project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
     merged: dict[str, Any] = {}
     for key, spec in (project.get("config") or {}).items():
@@ -128,6 +138,9 @@ def stack_config(stack: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, dict) and "secure" in value:
                 continue  # encrypted with the stack's passphrase; tests pass secrets explicitly
             merged[short] = value
+    if not as_shipped:
+        # Pulumi.yaml declares them with an empty default (so the program's message comes first).
+        merged.update({k: v for k, v in USER_SET.items() if not merged.get(k)})
     for key, value in overrides.items():
         if value is None:
             merged.pop(key, None)
@@ -215,13 +228,13 @@ def cli_config_error(stack: str, plain: Mapping[str, Any], secrets: Mapping[str,
 
 def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,
                 stack: str = "dev", preview: bool = False, invokes: Mapping[str, Any] | None = None,
-                validate_config: bool = True, timeout: float = 120) -> ProgramRun:
+                validate_config: bool = True, timeout: float = 120, as_shipped: bool = False) -> ProgramRun:
     """Run __main__.py under mocks; `secrets` are set as secret config (like `config set --secret`).
 
     With `validate_config` (the CLI's default) a config the CLI refuses never reaches the program: the
     run comes back with the CLI's message as its error (`error_type` "CliConfigError")."""
     secrets = dict(secrets or {})
-    plain = stack_config(stack, {k: v for k, v in (config or {}).items()})
+    plain = stack_config(stack, {k: v for k, v in (config or {}).items()}, as_shipped)
     for key in secrets:
         plain.pop(key, None)
     if validate_config:
@@ -245,6 +258,7 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
         logs=[tuple(entry) for entry in data["logs"]],  # type: ignore[misc]
         error=data["error"],
         error_type=data["error_type"],
+        calls=data.get("calls", []),
         # What the program printed besides the result (kept short: it lands in assertion messages).
         raw=(result.stderr[-3000:] + "\n" + "\n".join(
             line for line in result.stdout.splitlines() if not line.startswith(marker))[-3000:]).strip(),
@@ -265,6 +279,7 @@ def _child() -> None:
     resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
     logs: list[tuple[str, str]] = []
+    calls: list[dict[str, Any]] = []
     invoke_results: dict[str, Any] = request["invokes"]
 
     class Recorder(logging.Handler):
@@ -294,6 +309,8 @@ def _child() -> None:
                         "protect": req.protect,
                         "ignoreChanges": list(req.ignoreChanges),
                     },
+                    "import_id": req.importId,
+                    "delete_before_replace": req.deleteBeforeReplace,
                 })
             return response
 
@@ -318,6 +335,7 @@ def _child() -> None:
             return f"{args.name}-id", state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
+            calls.append({"token": args.token, "args": json.loads(json.dumps(args.args, default=str))})
             if args.token in invoke_results:
                 return invoke_results[args.token]
             answer = alicloud_mocks.call(args.token, args.args)
@@ -346,7 +364,7 @@ def _child() -> None:
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
     print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": logs,
-                                          "error": error, "error_type": error_type}), flush=True)
+                                          "error": error, "error_type": error_type, "calls": calls}), flush=True)
 
 
 # --- settings alone, for many configs at once ------------------------------------------------------

@@ -202,6 +202,15 @@ class ProviderHost:
             name=name, type=self.type_token))
         return response.id, _props(response.properties)
 
+    def read_full(self, id_: str, props: Mapping[str, Any], inputs: Mapping[str, Any] | None = None,
+                  name: str = "resource") -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+        """Read, also returning the inputs the provider reported (None when it reported none)."""
+        response = self._call("Read", provider_pb2.ReadRequest(
+            id=id_, urn=self.urn(name), properties=_struct(props), inputs=_struct(inputs or {}),
+            name=name, type=self.type_token))
+        refreshed_inputs = _props(response.inputs) if response.HasField("inputs") else None
+        return response.id, _props(response.properties), refreshed_inputs
+
     def update(self, id_: str, olds: Mapping[str, Any], news: Mapping[str, Any], name: str = "resource",
                old_inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         response = self._call("Update", provider_pb2.UpdateRequest(
