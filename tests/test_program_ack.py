@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.alicloud_mocks import ID_PREFIX, INTERNET_SLB_ADDRESS, SLB
-from tests.harness.program import SECRET_SIG, UNKNOWN, ProgramRun, plaintext_occurrences, run_program
+from tests.harness.program import SECRET_SIG, UNKNOWN, USER_SET, ProgramRun, plaintext_occurrences, run_program
 from tests.test_program_flink import SECRETS, SENTINEL_KEY, SENTINEL_USER
 
 LB = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
@@ -106,8 +106,7 @@ def test_the_errors_name_the_fix_with_values_that_work() -> None:
 
 
 LONG_STACK = "team-analytics-realtime-orders"  # flink-hologres-<stack> is 45 characters; 36 fit
-STACK_CONFIG = {"hologresEndpoint": "hgpostcn-cn-example-cn-hangzhou-vpc.hologres.aliyuncs.com:80",
-                "hologresDatabase": "flink_demo"}
+STACK_CONFIG = dict(USER_SET)  # what a user sets after the quick start (stacks other than dev have no file)
 
 
 def test_a_stack_name_too_long_for_the_cloud_names_stops_before_anything_is_declared() -> None:

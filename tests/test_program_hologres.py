@@ -73,7 +73,8 @@ def test_the_admin_connection_requires_tls_by_default_and_a_replacement_deletes_
 
 @pytest.mark.parametrize(("config", "path", "warning"), [
     ({}, "vpc-endpoint", "the program creates a new VPC, which the Hologres VPC endpoint does not reach"),
-    ({"vpcId": "vpc-holo", "vswitchIds": ["vsw-1"]}, "same-vpc", "only if vpcId is the Hologres instance's VPC"),
+    ({"vpcId": "vpc-bp1existing", "vswitchIds": ["vsw-1"], "serviceCidr": "10.96.0.0/20"}, "same-vpc",
+     "only if vpcId is the Hologres instance's VPC"),
     ({"hologresEndpoint": "hgpostcn-cn-abc123def-cn-hangzhou.hologres.aliyuncs.com:80"}, "public",
      "through the NAT's EIP, which must be on the instance's IP allowlist (stack output egressIp)"),
 ])
