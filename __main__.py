@@ -13,6 +13,7 @@ from components import settings as stack_settings
 from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs, mirror_image
 from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, uses_oss
 from components.flink_job import FlinkJob, FlinkJobArgs
+from components.flink_job_health import HEALTH_KEYS
 from components.flink_rest import file_sha256
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
@@ -116,6 +117,8 @@ flink = FlinkSessionCluster(
         secret_flink_options=secret_flink_options,
         high_availability=settings.high_availability == "kubernetes",
         **rest_service,
+        metrics_port=settings.metrics.port,
+        pod_monitor=settings.metrics.pod_monitor,
     ),
     opts=pulumi.ResourceOptions(provider=k8s_provider),
 )
@@ -143,6 +146,7 @@ for job in (j for j in settings.jobs if j.jar):
             rest_deadline_seconds=settings.job_deadlines.rest_seconds,
             start_deadline_seconds=settings.job_deadlines.start_seconds,
             savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
+            max_checkpoint_age_seconds=settings.metrics.max_checkpoint_age_seconds or None,
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),
     )
@@ -157,3 +161,6 @@ pulumi.export("hologresTls", table.tls)  # what protected the AccessKey and the 
 if "main" in jobs:
     pulumi.export("jobId", jobs["main"].job_id)
 pulumi.export("jobIds", {name: job.job_id for name, job in jobs.items()})
+# What an operator checks first, refreshed by `pulumi refresh`: `pulumi stack output jobHealth`.
+pulumi.export("jobHealth", {name: {key: getattr(job, key) for key in ("state", "job_ui_url", *HEALTH_KEYS)}
+                            for name, job in jobs.items()})

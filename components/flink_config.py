@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from components import flink_metrics
+
 # The tutorial's (and Flink's standalone-Kubernetes docs') well-known ports.
 JOBMANAGER_RPC_PORT = 6123
 BLOB_SERVER_PORT = 6124
@@ -53,8 +55,9 @@ JAVA17_MODULE_OPTS = " ".join(
     )]
 )
 
-# Flink's log4j-console.properties, as the official image ships it: console plus a rolling file
-# that the web UI's log view reads.
+# Flink's log4j-console.properties, as the official image ships it: console (`kubectl logs`) plus a
+# rolling file that the web UI's log view reads. The file lives in the container's writable layer
+# (ephemeral storage, which serverless pods cap): 20 MB × (1 + 5 rolled) ≤ 120 MB per pod, not Flink's 100 MB × 10.
 LOG4J_CONSOLE_PROPERTIES = """\
 # Rendered by flink-hologres; based on Flink's conf/log4j-console.properties.
 monitorInterval = 30
@@ -91,10 +94,10 @@ appender.rolling.layout.type = PatternLayout
 appender.rolling.layout.pattern = %d{yyyy-MM-dd HH:mm:ss,SSS} %-5p %-60c %x - %m%n
 appender.rolling.policies.type = Policies
 appender.rolling.policies.size.type = SizeBasedTriggeringPolicy
-appender.rolling.policies.size.size = 100MB
+appender.rolling.policies.size.size = 20MB
 appender.rolling.policies.startup.type = OnStartupTriggeringPolicy
 appender.rolling.strategy.type = DefaultRolloverStrategy
-appender.rolling.strategy.max = ${env:MAX_LOG_FILE_NUMBER:-10}
+appender.rolling.strategy.max = ${env:MAX_LOG_FILE_NUMBER:-5}
 
 # Suppress the irrelevant (wrong) warnings from the Netty channel handler.
 logger.netty.name = org.jboss.netty.channel.DefaultChannelPipeline
@@ -275,6 +278,8 @@ class SessionClusterConfig:
     state: StateLocation | None = None
     # Set: Kubernetes HA with this cluster id (needs `state`).
     high_availability_cluster_id: str | None = None
+    # Set: Flink's Prometheus reporter listens on this port in every pod (flink_metrics).
+    metrics_port: int | None = None
 
 
 def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
@@ -302,6 +307,8 @@ def flink_options(spec: SessionClusterConfig) -> dict[str, Any]:
         options.update(state_options(spec.version, spec.state))
         if spec.high_availability_cluster_id:
             options.update(high_availability_options(spec.version, spec.high_availability_cluster_id, spec.state))
+    if spec.metrics_port:
+        options.update(flink_metrics.reporter_options(spec.metrics_port))
     options.update(spec.extra)
     return options
 

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 import pulumi
 import pulumi.dynamic as dynamic
 
+from components.flink_job_health import HEALTH_KEYS, MAX_CHECKPOINT_AGE_INPUT, drifted
 from components.flink_rest import (
     FlinkRestClient,
     FlinkRestError,
@@ -30,6 +31,7 @@ from components.flink_rest import (
     SavepointFailed,
     one_line,
 )
+from components.flink_rest_health import job_health_outputs
 from components.unknowns import is_unknown
 
 UpgradeMode = Literal["savepoint", "stateless"]
@@ -52,7 +54,7 @@ JOB_KEYS = ("jar_sha256", "entry_class", "args", "parallelism", "flink_configura
 INPUT_KEYS = JOB_KEYS + (
     "rest_url", "jar_path", "upgrade_mode", "savepoint_dir", "allow_non_restored_state", "job_name",
     "initial_savepoint_path", "ui_url", "rest_deadline_seconds", "start_deadline_seconds",
-    "savepoint_deadline_seconds",
+    "savepoint_deadline_seconds", MAX_CHECKPOINT_AGE_INPUT,
 )
 OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_ui_url", "last_savepoint",
                "effective_upgrade_mode")
@@ -249,7 +251,9 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         changed = [key for key in INPUT_KEYS
                    if is_unknown(news.get(key)) or _plain(olds.get(key)) != _plain(news.get(key))]
         vanished = olds.get("state") == VANISHED  # refresh found the job gone: resubmit it
-        return dynamic.DiffResult(changes=bool(changed) or vanished, replaces=[], delete_before_replace=False)
+        # health hook (issue 13): an unhealthy job recorded by refresh is drift, which `pulumi up` re-baselines.
+        return dynamic.DiffResult(changes=bool(changed) or vanished or drifted(olds), replaces=[],
+                                  delete_before_replace=False)
 
     # -- create ---------------------------------------------------------------------------------
 
@@ -259,6 +263,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         with FlinkRestClient(spec.rest_url) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
             outs = self._deploy(client, spec, restore_from=spec.initial_savepoint_path)
+            outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True,  # health hook
+                                           just_started=True))
         return dynamic.CreateResult(outs["job_id"], {**props, **outs})
 
     def _deploy(self, client: FlinkRestClient, spec: JobSpec, *, restore_from: str | None,
@@ -388,7 +394,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                 return dynamic.ReadResult("", {})
             return dynamic.ReadResult(id_, {**props, "state": status.state,
                                             "flink_version": client.flink_version(),
-                                            "start_time": _iso(status.start_time)})
+                                            "start_time": _iso(status.start_time),
+                                            **job_health_outputs(client, job_id, props, reset_baseline=False)})
 
     # -- update ---------------------------------------------------------------------------------
 
@@ -401,7 +408,9 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         if not job_changed(olds, news) and olds.get("state") != VANISHED:
             return dynamic.UpdateResult({**news, **carried, "job_id": job_id,
                                          "effective_upgrade_mode": spec.effective_upgrade_mode,
-                                         "job_ui_url": spec.ui_link(job_id)})
+                                         "job_ui_url": spec.ui_link(job_id),
+                                         **job_health_outputs(spec.rest_url, job_id, {**olds, **news},
+                                                              reset_baseline=True)})
         mode = spec.effective_upgrade_mode
         if spec.upgrade_mode != "stateless" and mode == "stateless":
             _warn(f"job '{spec.job_name}': no savepoint_dir, so the upgrade is stateless (the job's state "
@@ -415,6 +424,8 @@ class FlinkJobProvider(dynamic.ResourceProvider):
             restore_from = self._stop_old(client, spec, job_id, old, mode,
                                           known_savepoint=olds.get("last_savepoint"))
             outs = self._deploy(client, spec, restore_from=restore_from, check_slots=False)
+            outs.update(job_health_outputs(client, outs["job_id"], news, reset_baseline=True,  # health hook
+                                           just_started=True))
         if restore_from is None:
             outs["last_savepoint"] = olds.get("last_savepoint")
         return dynamic.UpdateResult({**news, **outs})
@@ -505,6 +516,8 @@ class FlinkJobArgs:
     rest_deadline_seconds: pulumi.Input[float] = DEFAULT_REST_DEADLINE_S
     start_deadline_seconds: pulumi.Input[float] = DEFAULT_START_DEADLINE_S
     savepoint_deadline_seconds: pulumi.Input[float] = DEFAULT_SAVEPOINT_DEADLINE_S
+    # Health (issue 13): a running job whose last completed checkpoint is older shows as drift; 0: off.
+    max_checkpoint_age_seconds: pulumi.Input[float] | None = None
 
     def props(self, *, default_job_name: str) -> dict[str, Any]:
         """The resource's input properties (snake_case keys, as the provider reads them)."""
@@ -535,4 +548,4 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
         secret_outputs = [key for key in ("args", "flink_configuration") if isinstance(props[key], pulumi.Output)]
         if secret_outputs:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
-        super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS}}, opts)
+        super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS + HEALTH_KEYS}}, opts)

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from components import flink_config
+from components import flink_config, flink_metrics
 
 # The Flink image runs as user/group `flink` (9999); the tutorial pins the same uid.
 FLINK_UID = 9999
@@ -53,13 +53,11 @@ class ClusterNames:
         return f"{self.prefix}-env"
 
 
-def selector_labels(instance: str, component: str) -> dict[str, str]:
-    """Labels a Deployment selects on: stable for the life of the Deployment (selectors are immutable)."""
-    return {
-        "app.kubernetes.io/name": "flink",
-        "app.kubernetes.io/instance": instance,
-        "app.kubernetes.io/component": component,
-    }
+def selector_labels(instance: str, component: str | None) -> dict[str, str]:
+    """Labels a Deployment selects on: stable for the life of the Deployment (selectors are immutable).
+    No component: every pod of the instance (the PodMonitor's selector)."""
+    labels = {"app.kubernetes.io/name": "flink", "app.kubernetes.io/instance": instance}
+    return {**labels, "app.kubernetes.io/component": component} if component else labels
 
 
 def labels(instance: str, component: str, version: flink_config.FlinkVersion) -> dict[str, str]:
@@ -94,18 +92,23 @@ class PodSpecInput:
     plain_env: Mapping[str, str] = field(default_factory=dict)
     # Kubernetes HA: the JobManager advertises its pod IP instead of the Service name.
     advertise_pod_ip: bool = False
+    # Set: the Prometheus reporter's named port and the prometheus.io scrape annotations (flink_metrics).
+    metrics_port: int | None = None
 
 
 def _ports(spec: PodSpecInput) -> list[dict[str, Any]]:
     if spec.component == "jobmanager":
-        return [
+        ports = [
             {"name": "rpc", "containerPort": flink_config.JOBMANAGER_RPC_PORT},
             {"name": "blob-server", "containerPort": flink_config.BLOB_SERVER_PORT},
             {"name": "webui", "containerPort": flink_config.REST_PORT},
         ]
-    ports = [{"name": "rpc", "containerPort": flink_config.TASKMANAGER_RPC_PORT}]
-    if flink_config.has_queryable_state(spec.version):
-        ports.append({"name": "query-state", "containerPort": flink_config.QUERYABLE_STATE_PROXY_PORT})
+    else:
+        ports = [{"name": "rpc", "containerPort": flink_config.TASKMANAGER_RPC_PORT}]
+        if flink_config.has_queryable_state(spec.version):
+            ports.append({"name": "query-state", "containerPort": flink_config.QUERYABLE_STATE_PROXY_PORT})
+    if spec.metrics_port:  # metrics hook (issue 13)
+        ports.append(flink_metrics.container_port(spec.metrics_port))
     return ports
 
 
@@ -156,6 +159,9 @@ def deployment_spec(spec: PodSpecInput) -> dict[str, Any]:
     }
     if spec.pod_annotations is not None:
         pod_metadata["annotations"] = _merge_annotations(spec.pod_annotations, spec.checksum)
+    if spec.metrics_port:  # metrics hook (issue 13): ours win over the cloud's
+        pod_metadata["annotations"] = _with_annotations(pod_metadata["annotations"],
+                                                        flink_metrics.scrape_annotations(spec.metrics_port))
     pod_spec: dict[str, Any] = {
         "securityContext": {
             "runAsNonRoot": True, "runAsUser": FLINK_UID, "runAsGroup": FLINK_UID, "fsGroup": FLINK_UID,
@@ -217,6 +223,13 @@ def _merge_annotations(extra: Deferred, checksum: Deferred) -> Deferred:
     # Both may be deploy-time values: combine them once both are known.
     return type(extra).all(extra, checksum).apply(
         lambda values: {**(values[0] or {}), "checksum/config": values[1]})
+
+
+def _with_annotations(base: Deferred, extra: Mapping[str, str]) -> Deferred:
+    """Annotations (a dict, or a pulumi Output of one) plus plain ones."""
+    if isinstance(base, Mapping):
+        return {**base, **extra}
+    return base.apply(lambda values: {**(values or {}), **extra})
 
 
 def jobmanager_service_spec(instance: str) -> dict[str, Any]:

@@ -379,6 +379,10 @@ class FlinkRestClient:
                                  f"with no JSON: {response.text[:200]}", status=response.status_code,
                                  url=response.url) from None
 
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        """GET a path's JSON with this client's timeouts and one-line errors (for flink_rest_health)."""
+        return self._json("GET", path, **kwargs)
+
     # -- cluster ----------------------------------------------------------------------------------
 
     def overview(self) -> Overview:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import flink_config, flink_manifests
+from components import flink_config, flink_manifests, flink_metrics
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
 
@@ -46,6 +46,9 @@ class FlinkSessionClusterArgs:
     # Flink options that must stay secret (file-system credentials): they reach the pods through the
     # Secret as FLINK_PROPERTIES, which the official image's entrypoint appends to its configuration.
     secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
+    # Prometheus reporter port in every pod (None: off); a PodMonitor for the Prometheus Operator when asked.
+    metrics_port: int | None = flink_metrics.DEFAULT_METRICS_PORT
+    pod_monitor: bool = False
     # How long pulumi-kubernetes waits for the Deployments (all replicas available) and Services
     # (a LoadBalancer's ingress), instead of its 10-minute default (provider/pkg/await deployment.go,
     # service.go, commit 94977969d641): serverless pods pull the Flink image (several hundred MB) from Docker Hub
@@ -90,6 +93,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 extra=values["extra"] or {},
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
+                metrics_port=args.metrics_port,
             ))
 
         # The state location and some options may only be known at deploy time (a bucket's name).
@@ -157,7 +161,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 config_file_name=config_file_name, secret_name=secret_name, secret_keys=secret_keys,
                 checksum=checksum, pod_annotations=args.pod_annotations,
                 service_account=service_account, plain_env=plain_env,
-                advertise_pod_ip=args.high_availability,
+                advertise_pod_ip=args.high_availability, metrics_port=args.metrics_port,
             ))
             # The JobManager must find its RBAC in place, or HA leader election fails at start.
             return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
@@ -196,6 +200,14 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 spec=flink_manifests.query_state_service_spec(name, query_type, args.query_state_node_port),
                 opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts),
             )
+
+        if args.pod_monitor and args.metrics_port:  # metrics hook (issue 13): only when asked, the CRD may be absent
+            monitor = flink_metrics.pod_monitor(name=f"{name}-flink", namespace=namespace_name,
+                                                labels=flink_manifests.labels(name, "metrics", version),
+                                                selector=flink_manifests.selector_labels(name, None))
+            k8s.apiextensions.CustomResource(f"{name}-pod-monitor", api_version=monitor["apiVersion"],
+                                             kind=monitor["kind"], metadata=monitor["metadata"],
+                                             spec=monitor["spec"], opts=child)
 
         self.namespace = pulumi.Output.from_input(namespace_name)
         self.jobmanager_service = jobmanager_service.metadata.apply(lambda m: m.name)

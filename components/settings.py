@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components import flink_config, hologres_names
+from components import flink_config, flink_metrics, hologres_names
 from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
@@ -83,6 +83,13 @@ class AlicloudSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    port: int | None  # None: the Prometheus reporter is off
+    pod_monitor: bool
+    max_checkpoint_age_seconds: int = 0  # 0: checkpoint age is not a drift
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -100,6 +107,7 @@ class Settings:
     state_storage: str | None
     drop_state_on_destroy: bool
     warnings: list[str] = field(default_factory=list)
+    metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings(flink_metrics.DEFAULT_METRICS_PORT, False))
 
 
 # Kubernetes DNS-1123 label (namespace and Service names).
@@ -427,6 +435,24 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     )
 
 
+_FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
+                flink_config.TASKMANAGER_RPC_PORT, flink_config.QUERYABLE_STATE_PROXY_PORT)
+
+
+def _metrics(read: _Reader) -> MetricsSettings:
+    """metricsPort (0 turns the reporter off), podMonitor, jobMaxCheckpointAgeSeconds (0: no age check)."""
+    port = read.integer("metricsPort", flink_metrics.DEFAULT_METRICS_PORT, minimum=0)
+    if port > 65535 or port in _FLINK_PORTS:
+        raise ConfigError("metricsPort", f"{port} is not a free TCP port in the pods (Flink uses "
+                          f"{', '.join(map(str, _FLINK_PORTS))})",
+                          config_set("metricsPort", str(flink_metrics.DEFAULT_METRICS_PORT)))
+    pod_monitor = read.boolean("podMonitor", False)
+    if pod_monitor and not port:
+        raise ConfigError("podMonitor", "needs the metrics port, and metricsPort is 0",
+                          config_set("metricsPort", str(flink_metrics.DEFAULT_METRICS_PORT)))
+    return MetricsSettings(port or None, pod_monitor, read.integer("jobMaxCheckpointAgeSeconds", 0, minimum=0))
+
+
 def load(config: pulumi.Config | None = None, stack: str | None = None,
          keys: list[str] | None = None) -> Settings:
     """Read and validate the whole stack configuration; raises ConfigError on the first bad key."""
@@ -482,4 +508,5 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
         state_storage=state_storage,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
+        metrics=_metrics(read),
     )

@@ -182,6 +182,7 @@ def _cases(jar: str) -> list[dict[str, Any]]:
                "hologresEndpoint": "hgpostcn-cn-abc123def-cn-hangzhou.hologres.aliyuncs.com:80"}),
         (ack, {"hologresSslMode": "verify-ca"}), (ack, {"serviceCidr": "x"}), (ack, {"serviceCidr": "8.8.0.0/16"}),
         (ack, {"serviceCidr": "192.168.0.0/16"}), (ack, {"namePrefix": "1bad"}),
+        (kube, {"metricsPort": "6123"}), (kube, {"metricsPort": "0", "podMonitor": "true"}),
     ]
     cases: list[dict[str, Any]] = [{"config": {**base, **extra}, "secrets": SECRETS} for base, extra in one]
     cases.append({"config": KUBECONFIG, "secrets": {"hologresUser": "AKID"}})

@@ -67,8 +67,9 @@ def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> Non
     jm, tm = _container(dev, "flink-jobmanager"), _container(dev, "flink-taskmanager")
     assert jm["image"] == tm["image"] == "flink:1.20.3-java17"  # pinned in Pulumi.dev.yaml
     assert jm["args"] == ["jobmanager"] and tm["args"] == ["taskmanager"]
-    assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124, "webui": 8081}
-    assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125}
+    assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124, "webui": 8081,
+                                                                  "metrics": 9249}
+    assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "query-state": 6125, "metrics": 9249}
     assert jm["livenessProbe"]["tcpSocket"]["port"] == 6123
     assert tm["livenessProbe"]["tcpSocket"]["port"] == 6122
     assert jm["readinessProbe"]["httpGet"] == {"path": "/overview", "port": 8081}
@@ -116,7 +117,7 @@ def test_flink_2_has_no_queryable_state_and_reads_config_yaml() -> None:
     assert sorted(s.name for s in run.of_type(SERVICE)) == ["flink-jobmanager-service", "flink-rest-service"]
     data = run.one(CONFIG_MAP).plain()["data"]
     assert "config.yaml" in data and "queryable-state" not in data["config.yaml"]
-    assert [p["name"] for p in _container(run, "flink-taskmanager")["ports"]] == ["rpc"]
+    assert [p["name"] for p in _container(run, "flink-taskmanager")["ports"]] == ["rpc", "metrics"]
 
 
 def test_tutorial_image_still_renders_flink_conf_with_a_log4shell_warning() -> None:

@@ -36,6 +36,7 @@ from tests.harness import CACHE_DIR, free_port, missing
 FLINK_RELEASES: dict[str, str] = {"1.18": "1.18.1", "1.20": "1.20.3", "2.2": "2.2.0"}
 FLINK_CACHE = CACHE_DIR / "flink"
 BOOT_TIMEOUT_S = 120.0
+METRICS_PORT_OPTION = "metrics.reporter.prom.port"
 
 
 def java_binary() -> str:
@@ -170,6 +171,9 @@ class FlinkCluster:
                if "queryable-state.proxy.ports" in options else {}),
             **self.extra_dynamic,
         }
+        # The Prometheus reporter listens on the rendered port in a pod; here each process gets its own.
+        self.metrics_ports: dict[str, int] = {}
+        self._metrics = METRICS_PORT_OPTION in options
         self._start_jobmanager()
         for index in range(self.taskmanagers):
             self.start_taskmanager(index)
@@ -202,6 +206,16 @@ class FlinkCluster:
                 process.wait()
         self.processes.clear()
 
+    def metrics_url(self, process: str) -> str:
+        """The Prometheus endpoint of "jobmanager" or "taskmanager-<i>" (reporter on in the rendered files)."""
+        return f"http://127.0.0.1:{self.metrics_ports[process]}/metrics"
+
+    def _metrics_override(self, process: str) -> dict[str, str]:
+        if not self._metrics:
+            return {}
+        port = self.metrics_ports.setdefault(process, free_port())
+        return {METRICS_PORT_OPTION: str(port)}
+
     def _dynamic_args(self, extra: Mapping[str, str] | None = None) -> list[str]:
         merged = {**self.cluster_dynamic, **(extra or {})}
         return [f"-D{key}={value}" for key, value in merged.items()]
@@ -229,16 +243,20 @@ class FlinkCluster:
             main_class, "--configDir", str(self.config_dir), *dynamic, *memory_dynamic,
         ]
         stdout = open(self.work_dir / f"{name}.out", "wb")  # noqa: SIM115 - closed with the process
-        process_env = {**os.environ, "FLINK_HOME": str(self.home), **(env or {})}
+        # As the image lays it out: plugins/ (metrics reporters) next to lib/, found through FLINK_PLUGINS_DIR
+        # (Flink's default is ./plugins, relative to the working directory).
+        process_env = {**os.environ, "FLINK_HOME": str(self.home),
+                       "FLINK_PLUGINS_DIR": str(self.home / "plugins"), **(env or {})}
         self.processes.append(subprocess.Popen(argv, stdout=stdout, stderr=subprocess.STDOUT,
                                                env=process_env, cwd=self.work_dir))
 
     def _start_jobmanager(self) -> None:
         self._launch("jobmanager", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint",
-                     "GET_JM_RESOURCE_PARAMS", self._dynamic_args())
+                     "GET_JM_RESOURCE_PARAMS", self._dynamic_args(self._metrics_override("jobmanager")))
 
     def start_taskmanager(self, index: int) -> None:
-        dynamic = self._dynamic_args({"taskmanager.rpc.port": str(free_port())})
+        dynamic = self._dynamic_args({"taskmanager.rpc.port": str(free_port()),
+                                      **self._metrics_override(f"taskmanager-{index}")})
         self._launch(f"taskmanager-{index}", "org.apache.flink.runtime.taskexecutor.TaskManagerRunner",
                      "GET_TM_RESOURCE_PARAMS", dynamic, env=self.taskmanager_env)
 

@@ -23,6 +23,7 @@ JAVA_CACHE = CACHE_DIR / "java"
 
 COUNTING_JOB = "flinkhologres.testjobs.CountingJob"
 FAILING_JOB = "flinkhologres.testjobs.FailingJob"
+FLAKY_JOB = "flinkhologres.testjobs.FlakyJob"
 
 
 def _sources(root: Path) -> list[Path]:
