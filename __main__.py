@@ -22,6 +22,24 @@ from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
 from components.hologres_writer import declare_writer
 
+
+def _unknown_in_preview() -> pulumi.Output[str]:
+    """A value not known before `up` (a jar CI did not build): the preview shows it as unknown."""
+
+    async def value() -> None:
+        return None
+
+    async def known() -> bool:
+        return False
+
+    return pulumi.Output(set(), value(), known())
+
+
+def _secret_if(secret: bool, value: object) -> object:
+    """Config set with --secret reaches the resource as a Pulumi secret, so its state stores it encrypted."""
+    return pulumi.Output.secret(value) if secret else value
+
+
 settings = stack_settings.load()
 for warning in settings.warnings + settings.hologres.warnings:
     pulumi.log.warn(warning)
@@ -143,14 +161,14 @@ for job in (j for j in settings.jobs if j.jar):
         FlinkJobArgs(
             rest_url=flink_rest_url,
             jar_path=job.jar,
-            jar_sha256=file_sha256(job.jar),
+            jar_sha256=_unknown_in_preview() if job.jar_missing else file_sha256(job.jar),
             entry_class=job.entry_class,
-            args=job.args,
+            args=_secret_if(job.secret_args, job.args),
             parallelism=job.parallelism,
             upgrade_mode=job.upgrade_mode,
             savepoint_dir=job.savepoint_dir or flink.savepoint_dir,
             allow_non_restored_state=job.allow_non_restored_state,
-            flink_configuration=job.flink_config,
+            flink_configuration=_secret_if(job.secret_flink_config, job.flink_config),
             job_name=f"{settings.project}/{settings.stack}/{job.name}",
             rest_deadline_seconds=settings.job_deadlines.rest_seconds,
             start_deadline_seconds=settings.job_deadlines.start_seconds,

@@ -376,4 +376,9 @@ class FlinkJob(dynamic.Resource, module="flink", name="Job"):
         # id) and the old resource's delete would then stop it (the engine ignores the provider's
         # delete_before_replace on `up --replace`, so the resource option says it too).
         opts = pulumi.ResourceOptions.merge(pulumi.ResourceOptions(delete_before_replace=True), opts)
+        # Arguments and job options may carry credentials: given as Outputs (e.g. secret config), their
+        # copies in the resource's outputs are stored as secrets too, whatever the provider returns.
+        secret_outputs = [key for key in ("args", "flink_configuration") if isinstance(props[key], pulumi.Output)]
+        if secret_outputs:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=secret_outputs))
         super().__init__(FlinkJobProvider(), name, {**props, **{key: None for key in OUTPUT_KEYS + HEALTH_KEYS}}, opts)

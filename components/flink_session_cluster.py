@@ -57,6 +57,12 @@ class FlinkSessionClusterArgs:
     pod_monitor: bool = False
     # Issue 12: the authenticating REST proxy (nginx, TLS, basic auth) in the JobManager pod; None: none.
     rest_auth: flink_rest_auth.RestAuthOptions | None = None
+    # How long pulumi-kubernetes waits for the Deployments (all replicas available) and Services
+    # (a LoadBalancer's ingress), instead of its 10-minute default (provider/pkg/await deployment.go,
+    # service.go, commit 94977969d641): serverless pods pull the Flink image (several hundred MB) from Docker Hub
+    # through NAT, without a node image cache, before the JVM starts.
+    wait_timeouts: pulumi.CustomTimeouts = field(
+        default_factory=lambda: pulumi.CustomTimeouts(create="20m", update="20m", delete="15m"))
 
 
 class FlinkSessionCluster(pulumi.ComponentResource):
@@ -174,8 +180,9 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 spec = flink_rest_proxy.patch_jobmanager(spec, rest_auth.proxy)
             # The JobManager must find its RBAC in place, or HA leader election fails at start.
             return k8s.apps.v1.Deployment(f"{name}-{component}", metadata=metadata(deployment_name, component),
-                                          spec=spec, opts=pulumi.ResourceOptions(parent=self,
-                                                                                 depends_on=pod_dependencies))
+                                          spec=spec, opts=pulumi.ResourceOptions(
+                                              parent=self, depends_on=pod_dependencies,
+                                              custom_timeouts=args.wait_timeouts))
 
         jobmanager = deployment("jobmanager", 1, size.jobmanager_memory, size.jobmanager_cpu, names.jobmanager)
         taskmanager = deployment("taskmanager", size.task_managers, size.taskmanager_memory, size.taskmanager_cpu,
@@ -185,14 +192,19 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             f"{name}-jobmanager-service",
             metadata=metadata(names.jobmanager, "jobmanager"),
             spec=flink_manifests.jobmanager_service_spec(name),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts),
         )
         rest_annotations = {"annotations": args.rest_service_annotations} if args.rest_service_annotations else {}
         rest_service = k8s.core.v1.Service(
             f"{name}-rest-service",
             metadata=metadata(names.rest_service, "jobmanager", **rest_annotations),
             spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
-            opts=child,
+            # pulumi-kubernetes waits for a LoadBalancer's ingress on create only (no update awaiter for
+            # Services, provider/pkg/await/awaiters.go): a new SLB binding (annotations) or type is a
+            # replacement, so the wait sees the new address; its name is fixed, so delete first.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts,
+                                        replace_on_changes=["metadata.annotations", "spec.type"],
+                                        delete_before_replace=True),
         )
         if args.pod_monitor and args.metrics_port:  # metrics hook (issue 13): only when asked, the CRD may be absent
             monitor = flink_metrics.pod_monitor(name=f"{name}-flink", namespace=namespace_name,

@@ -116,7 +116,7 @@ def test_a_stack_name_too_long_for_the_cloud_names_stops_before_anything_is_decl
         "config 'namePrefix': 'flink-hologres-team-analytics-realtime-orders' from <project>-<stack> (stack "
         "'team-analytics-realtime-orders') must be 2-36 letters, digits or hyphens, starting with a letter "
         "(the cluster's name prefix allows 37 characters). Fix: pulumi config set namePrefix "
-        "fh-team-analytics-realtime-orders (or use a shorter stack name)")
+        "fh-team-analytics-realtime-orders  # or use a shorter stack name")
     assert run.resources == []
 
 

@@ -201,7 +201,6 @@ def test_exports(dev: ProgramRun) -> None:
     ("config", "key", "hint"),
     [
         ({"taskManagers": "0"}, "taskManagers", "at least 1"),
-        ({"taskSlots": "two"}, "taskSlots", "whole number"),
         ({"defaultParallelism": "9"}, "defaultParallelism", "exceeds the 4 slots"),
         ({"jobManagerMemory": "lots"}, "jobManagerMemory", "not a memory size"),
         ({"taskManagerMemory": "900m"}, "taskManagerMemory", "minimum process size of 982m"),
@@ -233,7 +232,7 @@ def test_bad_input_stops_with_one_line_naming_the_key(config: dict[str, Any], ke
 def test_missing_secret_names_the_command() -> None:
     run = run_program(KUBECONFIG, secrets={"hologresUser": SENTINEL_USER})
     assert run.error == ("config 'hologresPassword': is required and missing. "
-                         "Fix: pulumi config set --secret hologresPassword <AccessKey secret>")
+                         "Fix: pulumi config set --secret hologresPassword  # asks for the AccessKey secret")
 
 
 def test_plaintext_secret_in_stack_config_is_refused() -> None:
@@ -260,3 +259,23 @@ def test_a_kubeconfig_given_as_content_stays_secret() -> None:
     for resource in run.resources:
         assert list(plaintext_occurrences(resource.inputs, "S3NT1NEL-kube-token")) == [], resource.name
     assert "S3NT1NEL-kube-token" not in json.dumps(run.outputs)
+
+
+def test_kubernetes_waits_are_sized_for_serverless_image_pulls(dev: ProgramRun) -> None:
+    waits = {"create": "20m", "update": "20m", "delete": "15m"}
+    for resource in dev.of_type(DEPLOYMENT) + dev.of_type(SERVICE):
+        assert resource.options["customTimeouts"] == waits, resource.name
+
+
+def test_a_new_slb_binding_replaces_the_rest_service_so_the_wait_sees_the_new_address() -> None:
+    # pulumi-kubernetes waits for a LoadBalancer ingress only when it creates a Service; an update keeps
+    # the old ingress in its status and "succeeds" at once.
+    run = run_program({}, secrets=SECRETS)  # the dev stack: target ack, LoadBalancer bound to the SLB
+    assert run.error is None, run.raw
+    rest = run.by_name("flink-rest-service")
+    assert "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-id" in rest.plain()["metadata"]["annotations"]
+    assert rest.options["replaceOnChanges"] == ["metadata.annotations", "spec.type"]
+    # The Service's name is fixed (flink-jobmanager-rest): the old one must go before the new one comes.
+    assert rest.options["deleteBeforeReplace"] is True
+    for other in ("flink-jobmanager-service", "flink-jobmanager", "flink-taskmanager"):
+        assert run.by_name(other).options["replaceOnChanges"] == [], other

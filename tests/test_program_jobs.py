@@ -4,11 +4,12 @@ cluster, their wiring to the cluster and the table, and bad job settings."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.harness.program import ProgramRun, run_program
+from tests.harness.program import SECRET_SIG, SECRET_VALUE, UNKNOWN, ProgramRun, plaintext_occurrences, run_program
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 JOB = "pulumi-python:dynamic/flink:Job"
@@ -120,3 +121,63 @@ def test_lifecycle_settings_reach_the_job(jars: dict[str, Path]) -> None:
     assert isinstance(job["cluster_revision"], str) and job["cluster_revision"].endswith(":flink")
     plain = _jobs(run_program({**REST, "jobJar": str(jars["orders"])}, secrets=SECRETS))["job-main"]
     assert (plain["desired_state"], plain["job_stable_seconds"], plain["savepoints_to_keep"]) == ("running", 5, 5)
+
+
+SENTINEL_ARG = "S3NT1NEL-job-arg-41c7"
+
+
+def _no_plaintext_sentinel(run: ProgramRun) -> None:
+    for resource in run.resources:
+        assert list(plaintext_occurrences(resource.inputs, SENTINEL_ARG)) == [], resource.name
+        assert list(plaintext_occurrences(resource.outputs, SENTINEL_ARG)) == [], resource.name
+    assert list(plaintext_occurrences(run.outputs, SENTINEL_ARG)) == []
+    assert SENTINEL_ARG not in json.dumps(run.logs) and SENTINEL_ARG not in run.raw
+
+
+def test_secret_job_args_and_options_stay_secret_into_the_job(jars: dict[str, Path]) -> None:
+    # `pulumi config set --secret --path 'jobArgs[1]' …` (a declared array keeps its type that way).
+    run = run_program({**REST, "jobJar": str(jars["orders"])}, secrets={
+        **SECRETS, "jobArgs": ["--password", SENTINEL_ARG],
+        "jobFlinkConfig": {"pipeline.name": "orders", "custom.password": SENTINEL_ARG}})
+    assert run.error is None, run.raw
+    job = run.one(JOB)
+    assert job.inputs["args"][SECRET_SIG] == SECRET_VALUE
+    assert job.inputs["flink_configuration"][SECRET_SIG] == SECRET_VALUE
+    assert job.plain()["args"] == ["--password", SENTINEL_ARG]  # the job still gets them
+    assert set(job.additional_secret_outputs) == {"args", "flink_configuration"}
+    _no_plaintext_sentinel(run)
+
+
+def test_a_secret_jobs_list_keeps_every_jobs_args_and_options_secret(jars: dict[str, Path]) -> None:
+    # `pulumi config set --secret --path 'jobs[0].args[0]' …` makes the whole `jobs` value secret.
+    jobs = [{"name": "orders", "jar": str(jars["orders"]), "args": [SENTINEL_ARG]},
+            {"name": "audit", "jar": str(jars["audit"]), "flinkConfig": {"x.password": SENTINEL_ARG}}]
+    run = run_program(REST, secrets={**SECRETS, "jobs": jobs})
+    assert run.error is None, run.raw
+    for job in run.of_type(JOB):
+        assert job.inputs["args"][SECRET_SIG] == SECRET_VALUE, job.name
+        assert set(job.additional_secret_outputs) == {"args", "flink_configuration"}, job.name
+    _no_plaintext_sentinel(run)
+
+
+def test_plain_job_args_stay_readable_in_the_diff(jars: dict[str, Path]) -> None:
+    run = run_program({**REST, "jobJar": str(jars["orders"]), "jobArgs": ["--rows", "10"]}, secrets=SECRETS)
+    job = run.one(JOB)
+    assert job.inputs["args"] == ["--rows", "10"] and job.additional_secret_outputs == []
+
+
+def test_a_preview_without_the_built_jar_warns_once_and_previews_the_rest() -> None:
+    run = run_program({**REST, "jobJar": "build/not-built-here.jar"}, secrets=SECRETS, preview=True)
+    assert run.error is None, run.raw
+    about_jar = [w for w in run.warnings() if "jobJar" in w]
+    assert about_jar == ["config 'jobJar': 'build/not-built-here.jar' is not a file (paths are relative to the "
+                         "project directory); previewing job 'main' with an unknown jar hash (a possible update); "
+                         "`pulumi up` needs the jar"]
+    job = run.one(JOB)
+    assert job.inputs["jar_sha256"] == UNKNOWN
+    assert job.plain()["jar_path"] == "build/not-built-here.jar"
+    assert run.one("flink-hologres:flink:SessionCluster") and run.one("pulumi-python:dynamic/hologres:Table")
+    # `up` still stops with one line naming the key, before anything is declared.
+    up = run_program({**REST, "jobJar": "build/not-built-here.jar"}, secrets=SECRETS)
+    assert up.error_type == "ConfigError" and up.error is not None and up.error.startswith("config 'jobJar': ")
+    assert up.resources == []

@@ -3,7 +3,9 @@
 Pulumi keeps its runtime in process-global state, so each run is a subprocess
 (`python -m tests.harness.program`). Configuration is layered the way the CLI layers it:
 the defaults of `Pulumi.yaml`'s `config:` block, then `Pulumi.<stack>.yaml`, then the test's
-overrides; secrets are passed as secret config. What comes back is every registered resource
+overrides; secrets are passed as secret config. Before the program runs, the layered config goes
+through the CLI's own validation against `Pulumi.yaml` (`cli_config_error`), so a test sees what a
+`pulumi up` user sees first. What comes back is every registered resource
 with its inputs exactly as serialized for the engine (secret values stay wrapped in Pulumi's
 secret marker, so a test can tell a secret from plaintext), the stack outputs and the log.
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import runpy
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -45,6 +49,9 @@ class Resource:
     additional_secret_outputs: list[str] = field(default_factory=list)
     # The `replacement_trigger` resource option: a new value replaces the resource.
     replacement_trigger: Any = None
+    # Resource options as the engine receives them: customTimeouts ({create, update, delete} as
+    # strings such as "20m"), replaceOnChanges, deleteBeforeReplace, protect, ignoreChanges.
+    options: dict[str, Any] = field(default_factory=dict)
     import_id: str = ""  # the `import_` resource option: adopt this existing cloud resource
     delete_before_replace: bool = False  # the resource option, as the engine receives it
 
@@ -134,7 +141,8 @@ def stack_config(stack: str, overrides: Mapping[str, Any], as_shipped: bool = Fa
                 continue  # encrypted with the stack's passphrase; tests pass secrets explicitly
             merged[short] = value
     if not as_shipped:
-        merged.update({k: v for k, v in USER_SET.items() if k not in merged})
+        # Pulumi.yaml declares them with an empty default (so the program's message comes first).
+        merged.update({k: v for k, v in USER_SET.items() if not merged.get(k)})
     for key, value in overrides.items():
         if value is None:
             merged.pop(key, None)
@@ -143,14 +151,99 @@ def stack_config(stack: str, overrides: Mapping[str, Any], as_shipped: bool = Fa
     return merged
 
 
-def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, str] | None = None,
+# --- the CLI's config validation ------------------------------------------------------------------
+# The Pulumi CLI checks the stack's config against the project's `config:` block before it starts the
+# program (`pulumi up`/`preview`/`refresh`/`destroy`, unless --skip-config-validation): pulumi/pulumi
+# pkg/workspace/config.go mergeConfig, validateStackConfigValues, validateStackConfigValue and
+# sdk/go/common/workspace/project.go ValidateConfigValue / InferFullTypeName, commit
+# 1b5949891b3cefcb9974752b24a5ecef0acc86c8. Reproduced here, messages verbatim, in the same order:
+# missing values first (all of them, sorted, in one message), then per key in sorted order: a
+# `secret: true` key with a plaintext value, then a value not of the declared type.
+
+
+def _missing_keys_message(stack: str, keys: list[str]) -> str:
+    keys = sorted(keys)
+    if len(keys) == 1:
+        listed = f"'{keys[0]}'"
+    else:
+        listed = ", ".join(f"'{k}'" for k in keys[:-2])
+        listed = (listed + ", " if listed else "") + f"'{keys[-2]}' and '{keys[-1]}'"
+    return f"Stack '{stack}' is missing configuration {'values' if len(keys) > 1 else 'value'} {listed}"
+
+
+def _config_text(value: Any) -> Any:
+    """What the CLI validates: objects (lists, maps) as themselves, everything else as its text."""
+    if isinstance(value, (list, dict)):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _valid(type_name: str, items: Mapping[str, Any] | None, value: Any) -> bool:
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return True
+        # strconv.Atoi: an optional sign and decimal digits, within int64.
+        return isinstance(value, str) and re.fullmatch(r"[+-]?\d+", value) is not None and \
+            -(2 ** 63) <= int(value) < 2 ** 63
+    if type_name == "boolean":
+        return value in ("true", "false") or isinstance(value, bool)
+    if type_name == "object":
+        return isinstance(value, dict)
+    if not isinstance(value, list) or items is None:
+        return False
+    return all(_valid(items["type"], items.get("items"), item) for item in value)
+
+
+def _full_type_name(type_name: str, items: Mapping[str, Any] | None) -> str:
+    return f"array<{_full_type_name(items['type'], items.get('items'))}>" if items else type_name
+
+
+def cli_config_error(stack: str, plain: Mapping[str, Any], secrets: Mapping[str, Any],
+                     project: Mapping[str, Any] | None = None) -> str | None:
+    """The CLI's message for this stack config (project keys only, no namespace), or None.
+    `project` is the parsed Pulumi.yaml (default: this project's)."""
+    project = project or yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    schema: dict[str, Any] = project.get("config") or {}
+    values = {**plain, **secrets}
+    missing = [key for key, spec in schema.items()
+               if key not in values and "default" not in spec and "value" not in spec]
+    if missing:
+        return _missing_keys_message(stack, missing)
+    for key in sorted(schema):
+        spec = schema[key]
+        if "type" not in spec:
+            continue  # only explicitly typed keys are validated
+        if spec.get("secret") and key not in secrets:
+            return f"Stack '{stack}' with configuration key '{key}' must be encrypted as it's secret"
+        value = values[key] if key in values else spec.get("default", spec.get("value"))
+        if not _valid(spec["type"], spec.get("items"), _config_text(value)):
+            return (f"Stack '{stack}' with configuration key '{key}' must be of type "
+                    f"'{_full_type_name(spec['type'], spec.get('items'))}'")
+    return None
+
+
+def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, Any] | None = None,
                 stack: str = "dev", preview: bool = False, invokes: Mapping[str, Any] | None = None,
-                timeout: float = 120, as_shipped: bool = False) -> ProgramRun:
-    """Run __main__.py under mocks; `secrets` are set as secret config (like `config set --secret`)."""
+                validate_config: bool = True, timeout: float = 120, as_shipped: bool = False) -> ProgramRun:
+    """Run __main__.py under mocks; `secrets` are set as secret config (like `config set --secret`).
+
+    With `validate_config` (the CLI's default) a config the CLI refuses never reaches the program: the
+    run comes back with the CLI's message as its error (`error_type` "CliConfigError")."""
     secrets = dict(secrets or {})
     plain = stack_config(stack, {k: v for k, v in (config or {}).items()}, as_shipped)
     for key in secrets:
         plain.pop(key, None)
+    if validate_config:
+        cli_error = cli_config_error(stack, plain, secrets)
+        if cli_error is not None:
+            return ProgramRun(resources=[], outputs={}, logs=[], error=cli_error, error_type="CliConfigError",
+                              raw=cli_error)
     request = {"stack": stack, "preview": preview, "config": plain, "secrets": secrets,
                "invokes": dict(invokes or {})}
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -213,6 +306,13 @@ def _child() -> None:
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
                     "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
                                             if req.HasField("replacement_trigger") else None),
+                    "options": {
+                        "customTimeouts": {k: v for k, v in json_format.MessageToDict(req.customTimeouts).items()},
+                        "replaceOnChanges": list(req.replaceOnChanges),
+                        "deleteBeforeReplace": req.deleteBeforeReplace,
+                        "protect": req.protect,
+                        "ignoreChanges": list(req.ignoreChanges),
+                    },
                     "import_id": req.importId,
                     "delete_before_replace": req.deleteBeforeReplace,
                 })
@@ -250,7 +350,7 @@ def _child() -> None:
             return answer
 
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in request["config"].items()}
-    config.update({f"{PROJECT}:{k}": v for k, v in request["secrets"].items()})
+    config.update({f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in request["secrets"].items()})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{k}" for k in request["secrets"]])
     mocks.set_mocks(Mocks(), project=PROJECT, stack=request["stack"], preview=request["preview"],
                     logger=logger, monitor=Monitor(Mocks()))
@@ -273,5 +373,59 @@ def _child() -> None:
                                           "error": error, "error_type": error_type, "calls": calls}), flush=True)
 
 
+# --- settings alone, for many configs at once ------------------------------------------------------
+
+
+def settings_errors(cases: list[dict[str, Any]], timeout: float = 120) -> list[dict[str, Any] | None]:
+    """`components.settings.load()` for each case ({"config": …, "secrets": …, "preview": bool}) in one
+    fresh process: per case None or the ConfigError's message, fix, and the "file:line"s of the settings
+    modules on its stack (where it was raised and through which calls)."""
+    requests = []
+    for case in cases:
+        secrets = dict(case.get("secrets") or {})
+        plain = stack_config(case.get("stack", "dev"), case.get("config") or {})
+        for key in secrets:
+            plain.pop(key, None)
+        requests.append({"config": plain, "secrets": secrets, "preview": bool(case.get("preview"))})
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    result = subprocess.run([sys.executable, "-m", "tests.harness.program", "--settings"],
+                            input=json.dumps(requests), capture_output=True, text=True, timeout=timeout,
+                            cwd=REPO_ROOT, env=env, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"settings runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return list(json.loads(result.stdout.splitlines()[-1]))
+
+
+def _settings_child() -> None:
+    import asyncio
+    import traceback
+
+    import pulumi
+    from pulumi.runtime import settings as runtime_settings
+
+    from components import config_reader, settings, settings_jobs
+
+    # The modules that read the config; frames in them locate where an error was raised.
+    modules = {module.__file__: Path(str(module.__file__)).name for module in (settings, settings_jobs, config_reader)}
+    answers: list[dict[str, Any] | None] = []
+    for request in json.loads(sys.stdin.read()):
+        values = {**request["config"], **request["secrets"]}
+        config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+        pulumi.runtime.set_all_config(config, [f"{PROJECT}:{k}" for k in request["secrets"]])
+        runtime_settings.SETTINGS.dry_run = request["preview"]
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            settings.load(stack="dev", keys=list(config))
+            answers.append(None)
+        except settings.ConfigError as error:
+            frames = traceback.extract_tb(error.__traceback__)
+            answers.append({"message": str(error), "key": error.key, "fix": error.fix,
+                            "lines": [f"{modules[f.filename]}:{f.lineno}" for f in frames if f.filename in modules]})
+    print(json.dumps(answers), flush=True)
+
+
 if __name__ == "__main__":
-    _child()
+    if sys.argv[1:] == ["--settings"]:
+        _settings_child()
+    else:
+        _child()

@@ -1,0 +1,276 @@
+"""The job settings: the single-job keys or a `jobs` list, each job checked, and their slots.
+
+One job comes from `jobJar`, `jobArgs`, … or each entry of `jobs` (fixed fields; a typo names the
+field it likely meant); both at once is an error. A preview (CI builds nothing) accepts a jar that is
+not there yet, with one warning. Values set with --secret are flagged, so the program passes them on
+as Pulumi secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+
+from components import flink_config
+from components.config_commands import JOB_FIELDS, config_rm, config_set, default_text, path
+from components.config_reader import ConfigError, _Reader, _unknown
+
+DEFAULT_ENTRY_CLASS = "io.hologres.flink.example.HologresSinkExample"
+UpgradeMode = Literal["savepoint", "last-state", "stateless"]
+UPGRADE_MODES = ("savepoint", "last-state", "stateless")
+
+_JOB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
+_JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    name: str
+    jar: str | None
+    entry_class: str
+    args: list[str]
+    parallelism: int
+    upgrade_mode: UpgradeMode | None
+    savepoint_dir: str | None
+    allow_non_restored_state: bool = False
+    flink_config: Mapping[str, str] = field(default_factory=dict)
+    # Lifecycle: suspend, health gate, last-state checkpoint age, savepoint retention, abandon opt-in.
+    state: Literal["running", "suspended"] = "running"
+    stable_seconds: int = 5
+    require_checkpoint: bool = False
+    max_checkpoint_age_seconds: int = 600
+    savepoints_to_keep: int = 5
+    abandon_on_unreachable: bool = False
+    initial_savepoint_path: str | None = None
+    # A preview without the jar (CI builds nothing): the job is previewed with an unknown jar hash.
+    jar_missing: bool = False
+    # Set with --secret: the program passes them to the FlinkJob as secrets.
+    secret_args: bool = False
+    secret_flink_config: bool = False
+
+
+@dataclass(frozen=True)
+class JobDeadlines:
+    rest_seconds: int
+    start_seconds: int
+    savepoint_seconds: int
+
+
+# The single-job keys, by the field of a `jobs` entry they stand for.
+_SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "jobArgs",
+                    "parallelism": "jobParallelism", "upgradeMode": "jobUpgradeMode",
+                    "savepointDir": "savepointDir", "allowNonRestoredState": "jobAllowNonRestoredState",
+                    "flinkConfig": "jobFlinkConfig", "state": "jobState", "stableSeconds": "jobStableSeconds",
+                    "requireCheckpoint": "jobRequireCheckpoint", "checkpointInterval": "jobCheckpointInterval",
+                    "maxCheckpointAgeSeconds": "jobMaxCheckpointAgeSeconds",
+                    "savepointsToKeep": "jobSavepointsToKeep", "abandonOnUnreachable": "jobAbandonOnUnreachable",
+                    "initialSavepointPath": "jobInitialSavepointPath"}
+# Read from the released flink-dist jars of 1.18.1, 1.20.3 and 2.2.0 (CheckpointingOptions /
+# ExecutionCheckpointingOptions): the same keys in all three (see components/flink_job_spec.py).
+_CHECKPOINT_RETENTION = "execution.checkpointing.externalized-checkpoint-retention"
+_CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+_CHECKPOINT_DIRS = ("state.checkpoints.dir", "execution.checkpointing.dir")
+
+
+def _whole(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str, default: int, minimum: int) -> int:
+    value = raw.get(field_)
+    value = default if value is None or value == "" else value
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(key_of(field_), f"'{value}' is not a whole number ≥ {minimum}",
+                          config_set(key_of(field_), str(max(default, minimum))))
+    return value
+
+
+def _flag(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str) -> bool:
+    value = raw.get(field_, False)
+    if not isinstance(value, bool):
+        raise ConfigError(key_of(field_), f"'{value}' is not true or false", config_set(key_of(field_), "true"))
+    return value
+
+
+def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str | None,
+               flink_options: dict[str, str], location_known: bool) -> dict[str, Any]:
+    """Suspend, health gate, retention, abandon opt-in, and the checkpointing last-state needs."""
+    state = raw.get("state") or "running"
+    if state not in ("running", "suspended"):
+        raise ConfigError(key_of("state"), f"'{state}' is not running or suspended",
+                          config_set(key_of("state"), "suspended"))
+    if mode == "last-state":
+        if not location_known and not any(flink_options.get(k) for k in _CHECKPOINT_DIRS):
+            raise ConfigError(key_of("upgradeMode"), "last-state restores from retained checkpoints, and no "
+                              "checkpoint location is set",
+                              config_set("stateStorage", note="asks for a location, e.g. oss://<bucket>/flink"))
+        interval = str(raw.get("checkpointInterval") or "30 s")
+        if not re.match(r"^\d+\s*(ms|s|min|h)?$", interval):
+            raise ConfigError(key_of("checkpointInterval"), f"'{interval}' is not a duration such as 30 s",
+                              config_set(key_of("checkpointInterval"), "30 s"))
+        flink_options.setdefault(_CHECKPOINT_INTERVAL, interval)
+        retention = flink_options.setdefault(_CHECKPOINT_RETENTION, "RETAIN_ON_CANCELLATION")
+        if retention != "RETAIN_ON_CANCELLATION":
+            raise ConfigError(key_of("flinkConfig"), f"last-state needs {_CHECKPOINT_RETENTION} "
+                              f"RETAIN_ON_CANCELLATION, not {retention}",
+                              config_rm(path(key_of("flinkConfig"), _CHECKPOINT_RETENTION)))
+    return {"state": state, "stable_seconds": _whole(raw, key_of, "stableSeconds", 5, 0),
+            "require_checkpoint": _flag(raw, key_of, "requireCheckpoint"),
+            "max_checkpoint_age_seconds": _whole(raw, key_of, "maxCheckpointAgeSeconds", 600, 1),
+            "savepoints_to_keep": _whole(raw, key_of, "savepointsToKeep", 5, 1),
+            "abandon_on_unreachable": _flag(raw, key_of, "abandonOnUnreachable"),
+            "initial_savepoint_path": str(raw["initialSavepointPath"]) if raw.get("initialSavepointPath") else None}
+
+
+def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int,
+         secret: Mapping[str, bool], warnings: list[str], location_known: bool = True) -> JobSettings:
+    """One job, from a `jobs` entry or from the single-job keys; `key_of` names a field's config key."""
+    jar = raw.get("jar")
+    jar_missing = bool(jar) and not os.path.isfile(str(jar))
+    if jar_missing:
+        problem = f"'{jar}' is not a file (paths are relative to the project directory)"
+        fix = config_set(key_of("jar"), note="asks for the path of the built jar")
+        if not pulumi.runtime.is_dry_run():
+            raise ConfigError(key_of("jar"), problem, fix)
+        # A preview (e.g. in CI, where nothing is built) still shows everything else.
+        warnings.append(f"config '{key_of('jar')}': {problem}; previewing job '{name}' with an unknown jar "
+                        "hash (a possible update); `pulumi up` needs the jar")
+    entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
+    if not _JAVA_CLASS.match(entry_class):
+        raise ConfigError(key_of("entryClass"), f"'{entry_class}' is not a Java class name",
+                          config_set(key_of("entryClass"), note="asks for the class, e.g. com.example.Main"))
+    args = raw.get("args") or []
+    if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) for a in args):
+        raise ConfigError(key_of("args"), "must be a list of strings",
+                          f"{config_rm(key_of('args'))} && {config_set(path(key_of('args'), 0), '--rows')}")
+    parallelism = raw.get("parallelism") or default_parallelism
+    if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
+        raise ConfigError(key_of("parallelism"), f"'{parallelism}' is not a whole number ≥ 1",
+                          config_set(key_of("parallelism"), "2"))
+    mode = raw.get("upgradeMode") or None
+    if mode not in (None, *UPGRADE_MODES):
+        raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint, last-state or stateless",
+                          config_set(key_of("upgradeMode"), "savepoint"))
+    savepoint_dir = raw.get("savepointDir") or None
+    if savepoint_dir and "://" not in str(savepoint_dir) and not str(savepoint_dir).startswith("/"):
+        raise ConfigError(key_of("savepointDir"), f"'{savepoint_dir}' is not a URI every Flink pod can reach",
+                          config_set(key_of("savepointDir"), note="e.g. oss://<bucket>/flink/savepoints"))
+    allow = raw.get("allowNonRestoredState", False)
+    if not isinstance(allow, bool):
+        raise ConfigError(key_of("allowNonRestoredState"), f"'{allow}' is not true or false",
+                          config_set(key_of("allowNonRestoredState"), "false"))
+    flink_options = raw.get("flinkConfig") or {}
+    if not isinstance(flink_options, dict):
+        raise ConfigError(key_of("flinkConfig"), "must be a map of Flink options",
+                          f"{config_rm(key_of('flinkConfig'))} && "
+                          f"{config_set(path(key_of('flinkConfig'), 'pipeline.name'), 'orders')}")
+    options = {str(k): str(v) for k, v in flink_options.items()}
+    lifecycle = _lifecycle(raw, key_of, mode, options, location_known)
+    return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
+                       args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
+                       savepoint_dir=savepoint_dir, allow_non_restored_state=allow,
+                       flink_config=options, **lifecycle,
+                       jar_missing=jar_missing, secret_args=secret.get("args", False),
+                       secret_flink_config=secret.get("flinkConfig", False))
+
+
+def _set_single_job_keys(read: _Reader) -> list[str]:
+    """Single-job keys whose value is not their declared default (the CLI hands the program defaults too)."""
+    found = []
+    for key in _SINGLE_JOB_KEYS.values():
+        raw = read.config.get(key)
+        if raw is None or raw.strip() == "":
+            continue
+        default = default_text(key)
+        try:
+            same = default is not None and json.loads(raw) == json.loads(default)
+        except json.JSONDecodeError:
+            same = raw.strip() == default
+        if not same:
+            found.append(key)
+    return found
+
+
+def _jobs(read: _Reader, default_parallelism: int, warnings: list[str]) -> list[JobSettings]:
+    # target ack creates a bucket when stateStorage is empty; elsewhere stateStorage is the location.
+    location_known = bool(read.text("stateStorage")) or (read.text("target") or "ack") == "ack"
+    listed = read.structured("jobs", list, [], "[0]' orders")
+    if listed:
+        single = _set_single_job_keys(read)
+        if single:
+            raise ConfigError("jobs", f"is set together with the single-job keys {', '.join(single)}, which it "
+                              "replaces; move them into the jobs entries",
+                              " && ".join(config_rm(key) for key in single))
+        # `pulumi config set --secret --path 'jobs[0].args[0]' …` makes the whole `jobs` value secret: the
+        # program cannot tell which field was, so every job's args and flinkConfig stay secret.
+        secret = dict.fromkeys(("args", "flinkConfig"), read.is_secret("jobs"))
+        jobs = []
+        for index, raw in enumerate(listed):
+            if not isinstance(raw, dict):
+                raise ConfigError(f"jobs[{index}]", "must be a map of job fields (name, jar, entryClass, …)",
+                                  config_rm(path("jobs", index)) + " && "
+                                  + config_set(path("jobs", index, "name"), "orders"))
+            for field_name in raw:
+                if field_name not in JOB_FIELDS:
+                    _unknown(path("jobs", index, str(field_name)), str(field_name), raw[field_name], JOB_FIELDS,
+                             lambda known, i=index: path("jobs", i, known), secret=read.is_secret("jobs"))
+            name = str(raw.get("name", ""))
+            if not _JOB_NAME.match(name):
+                raise ConfigError(f"jobs[{index}].name", f"'{name}' is not a short lowercase name",
+                                  config_set(path("jobs", index, "name"), "orders"))
+            jobs.append(_job(raw, name, lambda field, i=index: path("jobs", i, field), default_parallelism,
+                             secret, warnings, location_known))
+        names = [job.name for job in jobs]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate:
+            again = len(names) - 1 - names[::-1].index(duplicate)
+            raise ConfigError("jobs", f"the name '{duplicate}' is used twice",
+                              config_set(path("jobs", again, "name"), note="asks for a name no other job has"))
+        return jobs
+    single: dict[str, Any] = {
+        "jar": read.text("jobJar"),
+        "entryClass": read.text("jobEntryClass", DEFAULT_ENTRY_CLASS),
+        "args": read.string_list("jobArgs", "--rows"),
+        # 0 (the Pulumi.yaml default) means "the cluster's defaultParallelism".
+        "parallelism": read.integer("jobParallelism", 0, minimum=0),
+        "upgradeMode": read.choice("jobUpgradeMode", UPGRADE_MODES, None),
+        "savepointDir": read.text("savepointDir"),
+        "allowNonRestoredState": read.boolean("jobAllowNonRestoredState", False),
+        "flinkConfig": read.structured("jobFlinkConfig", dict, {}, '["pipeline.name"] orders'),
+        "state": read.choice("jobState", ("running", "suspended"), "running"),
+        "stableSeconds": read.integer("jobStableSeconds", 5, minimum=0),
+        "requireCheckpoint": read.boolean("jobRequireCheckpoint", False),
+        "checkpointInterval": read.text("jobCheckpointInterval", "30 s"),
+        "maxCheckpointAgeSeconds": read.integer("jobMaxCheckpointAgeSeconds", 600),
+        "savepointsToKeep": read.integer("jobSavepointsToKeep", 5),
+        "abandonOnUnreachable": read.boolean("jobAbandonOnUnreachable", False),
+        "initialSavepointPath": read.text("jobInitialSavepointPath"),
+    }
+    secret = {"args": read.is_secret("jobArgs"), "flinkConfig": read.is_secret("jobFlinkConfig")}
+    return [_job(single, "main", _SINGLE_JOB_KEYS.__getitem__, default_parallelism, secret, warnings,
+                 location_known)]
+
+
+def _check_slots(jobs: list[JobSettings], size: flink_config.ClusterSize, single: bool) -> None:
+    """Each job, and all jobs together, must fit the session cluster's slots, or they wait forever."""
+    slots = size.task_managers * size.task_slots
+    have = f"the cluster has {slots} (taskManagers {size.task_managers} × taskSlots {size.task_slots})"
+    submitted = [job for job in jobs if job.jar]
+    for job in submitted:
+        if job.parallelism > slots:
+            key = "jobParallelism" if single else path("jobs", jobs.index(job), "parallelism")
+            raise ConfigError(key, f"job '{job.name}' needs {job.parallelism} slots, {have}",
+                              config_set(key, str(slots), note="or raise taskManagers/taskSlots"))
+    needed = sum(job.parallelism for job in submitted)
+    if needed > slots:
+        raise ConfigError("jobs", f"the jobs need {needed} slots together, {have}",
+                          config_set("taskManagers", str(-(-needed // size.task_slots)),
+                                     note="or lower the jobs' parallelism"))
+
+
+def _job_deadlines(read: _Reader) -> JobDeadlines:
+    return JobDeadlines(rest_seconds=read.integer("jobRestDeadlineSeconds", 300),
+                        start_seconds=read.integer("jobStartDeadlineSeconds", 300),
+                        savepoint_seconds=read.integer("savepointDeadlineSeconds", 600))
