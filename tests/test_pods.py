@@ -25,6 +25,10 @@ pytestmark = pytest.mark.flink
 
 IMAGES = {"1.18": "flink:1.18.1-java17", "1.20": "flink:1.20.3-java17", "2.2": "flink:2.2.0-java17"}
 # The Hologres password reaches the pods through secretKeyRef: `$`, spaces and `*` must arrive unchanged.
+# The pods run without the REST proxy sidecar: the harness maps no Service ports (8081 → the proxy's
+# 8443), and the proxy itself is proven with Debian's nginx in front of a real Flink
+# (tests/test_flink_rest_auth.py). What runs here is Flink's own start path.
+WITHOUT_PROXY = {"restAuth": "false"}
 SENTINEL = "S3NT1NEL $HOME *.jar  two  spaces $(POD_IP)"
 BOOT_TIMEOUT_S = 240
 HA_TIMEOUT_S = 180
@@ -60,7 +64,7 @@ class Booted:
 @pytest.fixture(scope="module", params=sorted(IMAGES))
 def cluster(request: pytest.FixtureRequest) -> Iterator[Booted]:
     version = request.param
-    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "flinkConfig": LOADED_MACHINE},
+    run = run_program({**KUBECONFIG, **WITHOUT_PROXY, "flinkImage": IMAGES[version], "flinkConfig": LOADED_MACHINE},
                       secrets={**SECRETS, "hologresPassword": SENTINEL})
     assert run.error is None, run.raw
     pods = PodCluster(kubernetes_objects(run), version=version)
@@ -176,8 +180,12 @@ def test_the_start_path_is_the_manifests_and_values_arrive_unchanged(cluster: Bo
         assert merged.read_text() == text
         env = container.environ()
         assert "FLINK_PROPERTIES" not in env and "ENABLE_BUILT_IN_PLUGINS" not in env
-        unchanged = env.get("HOLO_ACCESS_KEY") == SENTINEL
+        # The job's own login arrives exactly as the Secret holds it; the admin password (a sentinel with
+        # `$`, spaces and `*`) reaches no pod at all (issue 12: least privilege).
+        secret = cluster.run.one("kubernetes:core/v1:Secret", "flink-env").plain()["stringData"]
+        unchanged = env.get("HOLO_ACCESS_KEY") == secret["HOLO_ACCESS_KEY"]
         assert unchanged, "the secret env value changed on its way into the pod"
+        assert not any(SENTINEL in value for value in env.values()), "the admin password reached a pod"
         assert env["FLINK_JOBMANAGER_SERVICE_HOST"] == cluster.jobmanager.ip  # service links, as kubelet sets
         # The image's own plugins stay available next to the ones the init container adds.
         link = os.readlink(container.path("/opt/flink/pod-plugins/metrics-prometheus"))
@@ -186,7 +194,7 @@ def test_the_start_path_is_the_manifests_and_values_arrive_unchanged(cluster: Bo
 
 def _ha_requests(version: str, flink_config: dict[str, str] | None = None) -> tuple[list[str], list[str], str]:
     """Boot the HA JobManager pod against the API recorder: (request paths, its Java argv, its pod IP)."""
-    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "namespace": "team-flink",
+    run = run_program({**KUBECONFIG, **WITHOUT_PROXY, "flinkImage": IMAGES[version], "namespace": "team-flink",
                        "stateStorage": "file:///tmp/flink-state", "highAvailability": "kubernetes",
                        "flinkConfig": flink_config or {}}, secrets=SECRETS)
     assert run.error is None, run.raw
@@ -235,7 +243,7 @@ def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -
     from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
     from tests.harness.flink import flink_home
 
-    run = run_program({}, secrets=SECRETS)
+    run = run_program(WITHOUT_PROXY, secrets=SECRETS)
     assert run.error is None, run.raw
     # The libraries package has no file-system plugins; a real plugin jar of the distribution stands in
     # for the image's opt/flink-oss-fs-hadoop-<version>.jar, under another patch release than the image's.
