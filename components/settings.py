@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components import flink_config, flink_metrics, hologres_names
+from components import flink_config, flink_metrics, flink_rest_proxy, hologres_names
 from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
@@ -442,8 +442,9 @@ def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
     )
 
 
+# Ports the pods already use: Flink's, and the REST proxy's in the JobManager pod.
 _FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
-                flink_config.TASKMANAGER_RPC_PORT, flink_config.QUERYABLE_STATE_PROXY_PORT)
+                flink_config.TASKMANAGER_RPC_PORT, flink_rest_proxy.PROXY_PORT)
 
 
 def _metrics(read: _Reader) -> MetricsSettings:

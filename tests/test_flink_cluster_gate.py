@@ -10,10 +10,11 @@ import pytest
 
 from components.flink_cluster_gate import ClusterReadyArgs, ClusterReadyProvider
 from tests.harness import free_port
+from tests.harness.engine import Engine
 from tests.harness.flink import FlinkCluster
 from tests.harness.flink_jobs import SHARED_SLOTS, SharedClusters
 from tests.harness.program import run_program
-from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, engine_up, resource_inputs
+from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, resource_inputs
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 
@@ -38,7 +39,7 @@ def test_up_fails_in_one_line_while_taskmanagers_are_missing(flink: FlinkCluster
                                                              provider_host: ProviderHost) -> None:
     started = time.monotonic()
     with pytest.raises(ProviderError) as failure:
-        engine_up(provider_host, "gate", gate_inputs(flink.rest_url, taskmanagers=2, slots=2 * SHARED_SLOTS))
+        Engine(provider_host).up("gate", gate_inputs(flink.rest_url, taskmanagers=2, slots=2 * SHARED_SLOTS))
     assert failure.value.last_line.endswith(
         f"1 of 2 TaskManagers registered ({SHARED_SLOTS} of {2 * SHARED_SLOTS} slots) at {flink.rest_url} "
         "after 3s; look at `kubectl -n team-ns logs deploy/flink-taskmanager`")
@@ -49,23 +50,26 @@ def test_up_fails_in_one_line_while_taskmanagers_are_missing(flink: FlinkCluster
 def test_up_passes_when_every_taskmanager_registered_and_a_roll_waits_again(flink: FlinkCluster,
                                                                              provider_host: ProviderHost) -> None:
     news = gate_inputs(flink.rest_url, taskmanagers=1, slots=SHARED_SLOTS)
-    state = engine_up(provider_host, "gate", news)
-    assert state.steps == ["check", "create"]
+    engine = Engine(provider_host)
+    state = engine.up("gate", news)
+    assert engine.last_calls == ["check", "create"]
     assert (state.outputs["taskmanagers"], state.outputs["slots_total"]) == (1, SHARED_SLOTS)
     assert state.outputs["flink_version"].startswith("2.2")
-    assert engine_up(provider_host, "gate", news, state).steps == ["check", "diff"]  # nothing changed: no wait
+    engine.up("gate", news)
+    assert engine.last_calls == ["check", "diff"]  # nothing changed: no wait
     # A new config checksum rolls the pods: the gate asks Flink again (and fails if it is short now).
     rolled = gate_inputs(flink.rest_url, taskmanagers=2, slots=2 * SHARED_SLOTS, checksum="c2", deadline=1)
     with pytest.raises(ProviderError, match="1 of 2 TaskManagers registered"):
-        engine_up(provider_host, "gate", rolled, state)
+        engine.up("gate", rolled)
+    assert engine.state("gate") == state  # a failed update keeps the state of the last good wait
 
 
 def test_an_unreachable_rest_api_names_the_jobmanager_logs(provider_host: ProviderHost) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ProviderError) as failure:
-        engine_up(provider_host, "gate", gate_inputs(url, taskmanagers=2, slots=4, deadline=1))
+        Engine(provider_host).up("gate", gate_inputs(url, taskmanagers=2, slots=4, deadline=1))
     assert failure.value.last_line.endswith(
-        f"the Flink REST API at {url} did not answer within 1s (ConnectionError); "
+        f"the Flink REST API at {url} did not answer within 1s (connection refused); "
         "look at `kubectl -n team-ns logs deploy/flink-jobmanager`")
 
 
