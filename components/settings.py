@@ -319,8 +319,6 @@ def _state_storage(read: _Reader, target: Target,
         location = _validated("stateStorage", config_set("stateStorage", note="e.g. oss://<bucket>/flink"),
                               lambda: flink_config.StateLocation(value))
         scheme = location.scheme
-    _validated("flinkVersion", config_set("flinkVersion", f"{version}.0", note="the image's exact Flink version"),
-               lambda: flink_config.filesystem_plugin_jar(scheme, version))
     warnings = []
     if scheme == "file":
         warnings.append(f"stateStorage '{value}' is local to each pod: savepoints do not survive a pod, "

@@ -167,7 +167,17 @@ def _cases(jar: str) -> list[dict[str, Any]]:
         (kube, {"jobJar": jar, "jobParallelism": "5", **REST}),
         (kube, {"jobs": [{"name": "a", "jar": jar, "parallelism": 4}, {"name": "b", "jar": jar}], **REST}),
         (kube, {"taskManager": "3"}), (kube, {"stateStorage": "oss"}), (kube, {"stateStorage": "bucket/flink"}),
-        (kube, {"stateStorage": "oss://b/flink", "flinkImage": "flink:1.20-java17"}),
+        # The job lifecycle (issue 17) and the writer login (issue 12).
+        (kube, {"jobs": [{"name": "a", "state": "paused"}]}),
+        (kube, {"jobJar": jar, "jobUpgradeMode": "last-state", **REST}),
+        (kube, {"jobJar": jar, "jobUpgradeMode": "last-state", "stateStorage": "s3://b/f",
+                "jobCheckpointInterval": "soon", **REST}),
+        (kube, {"jobJar": jar, "jobUpgradeMode": "last-state", "stateStorage": "s3://b/f", **REST,
+                "jobFlinkConfig": {"execution.checkpointing.externalized-checkpoint-retention":
+                                   "DELETE_ON_CANCELLATION"}}),
+        (kube, {"jobs": [{"name": "a", "stableSeconds": "x"}]}),
+        (kube, {"jobs": [{"name": "a", "requireCheckpoint": "yes"}]}),
+        (kube, {"hologresWriterLogin": "bad-name!"}),
         (ack, {"vpcCidr": "x"}), (ack, {"vpcCidr": "fd00::/8"}), (ack, {"vswitchCidr": "x"}),
         (ack, {"vswitchCidr": "10.0.0.0/24"}), (ack, {"vpcId": "vpc-1"}),
         (ack, {"uiAccess": "internet", "uiAllowedCidrs": ["x"]}),
