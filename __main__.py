@@ -183,8 +183,7 @@ for job in (j for j in settings.jobs if j.jar):
             # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
             # check it survived, or resubmit it from its last snapshot, in the same `up`.
             cluster_revision=flink.revision,
-            **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
-               if rest_auth is not None else {}),
+            **(rest_auth.access() if rest_auth is not None else {}),
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),
     )

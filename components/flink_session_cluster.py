@@ -245,8 +245,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 jobmanager_deployment=names.jobmanager, taskmanager_deployment=names.taskmanager,
                 expected_taskmanagers=size.task_managers, expected_slots=size.total_slots,
                 config_checksum=checksum, deadline_seconds=args.ready_deadline_seconds,
-                **({"rest_ca_pem": rest_auth.ca_pem, "rest_user": rest_auth.user, "rest_password": rest_auth.password}
-                   if rest_auth is not None else {}),
+                **(rest_auth.access() if rest_auth is not None else {}),
             ), opts=pulumi.ResourceOptions(parent=self, depends_on=[jobmanager, taskmanager, jobmanager_service,
                                                                     rest_service]))
         self.register_outputs({
