@@ -226,7 +226,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         self.config_checksum = checksum
         # Changes whenever the JobManager is replaced: its configuration, its Secret (a new name for new
         # values), its namespace. Jobs take it as an input, so a roll reaches them in the same `up`.
-        self.revision = pulumi.Output.all(checksum, secret_name, self.namespace).apply(":".join)
+        self.revision = pulumi.Output.all(checksum, secret_name, self.namespace).apply(
+            lambda parts: ":".join(str(part) for part in parts))
         self.external_rest_url = (rest_service.status.apply(_load_balancer_url).apply(
                                       flink_rest_auth.https_url if rest_auth is not None else lambda url: url)
                                   if args.rest_service_type == "LoadBalancer" else pulumi.Output.from_input(None))

@@ -30,7 +30,7 @@ def test_rendered_configuration_boots_flink_with_the_configured_slots(version: s
     files = run.one("kubernetes:core/v1:ConfigMap").plain()["data"]
     expected_file = "flink-conf.yaml" if version == "1.18" else "config.yaml"
     assert expected_file in files
-    env = run.one("kubernetes:core/v1:Secret").plain()["stringData"]
+    env = run.one("kubernetes:core/v1:Secret", "flink-env").plain()["stringData"]
 
     with FlinkCluster(version=version, files=files, taskmanagers=2, taskmanager_env=env) as cluster:
         overview = cluster.overview()

@@ -13,7 +13,7 @@ from tests.harness import free_port
 from tests.harness.engine import Engine
 from tests.harness.flink import FlinkCluster
 from tests.harness.flink_jobs import SHARED_SLOTS, SharedClusters
-from tests.harness.program import run_program
+from tests.harness.program import SECRET_SIG, SECRET_VALUE, run_program
 from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, resource_inputs
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
@@ -99,8 +99,10 @@ def test_the_program_declares_the_gate_after_the_pods_when_flink_is_reachable() 
     assert run.error is None, run.raw
     (gate,) = _gate(run)
     inputs = gate.plain()
+    # Through the authenticating REST proxy (on by default): TLS with the pinned CA and basic auth.
     assert (inputs["rest_url"], inputs["expected_taskmanagers"], inputs["expected_slots"]) == (
-        "http://flink.example:8081", 3, 6)
+        "https://flink.example:8081", 3, 6)
+    assert inputs["rest_ca_pem"] and inputs["rest_user"] and gate.inputs["rest_password"][SECRET_SIG] == SECRET_VALUE
     assert inputs["namespace"] == "flink" and len(inputs["config_checksum"]) == 64
     for name in ("flink-jobmanager", "flink-taskmanager", "flink-jobmanager-service", "flink-rest-service"):
         assert any(d.endswith(f"::{name}") for d in gate.dependencies), name
