@@ -73,6 +73,8 @@ def _checkpoints(answers: RestAnswers, previous: Mapping[str, Any]) -> bool:
     counted checkpoints for it. A job that never checkpoints has no checkpoint age to be unhealthy about."""
     if CHECKPOINT_INTERVAL_OPTION in (previous.get("flink_configuration") or {}):
         return True
+    if ((answers.checkpoints or {}).get("latest") or {}).get("completed"):
+        return True
     counts = (answers.checkpoints or {}).get("counts") or {}
     return any(int(counts.get(kind) or 0) > 0 for kind in ("completed", "in_progress", "failed"))
 

@@ -177,11 +177,12 @@ def test_jobs_carry_the_checkpoint_age_limit_and_their_health_is_a_stack_output(
 
     jar = tmp_path / "orders.jar"
     jar.write_bytes(b"not really a jar")
-    run = run_program({**REST, "jobJar": str(jar), "jobMaxCheckpointAgeSeconds": "600"}, secrets=SECRETS)
+    run = run_program({**REST, "jobJar": str(jar), "jobMaxCheckpointAgeSeconds": "120"}, secrets=SECRETS)
     assert run.error is None, run.raw
     job = run.one(JOB).plain()
-    assert job["max_checkpoint_age_seconds"] == 600
+    assert job["max_checkpoint_age_seconds"] == 120
     assert "main" in run.outputs["jobHealth"]
-    # Off by default: the input stays unset, so existing stacks see no change.
+    # One limit per job for drift and last-state upgrades, 600 s unless set (it only applies to jobs
+    # that checkpoint).
     run = run_program({**REST, "jobJar": str(jar)}, secrets=SECRETS)
-    assert run.one(JOB).plain().get("max_checkpoint_age_seconds") is None
+    assert run.one(JOB).plain().get("max_checkpoint_age_seconds") == 600

@@ -57,8 +57,11 @@ def _answers(*, state: str = "RUNNING", uptime_s: float = 60, restarts: int | No
     (_answers(checkpoint_age_s=90), {"max_checkpoint_age_seconds": 60},
      "unhealthy: last completed checkpoint 90s ago (max 60s)"),
     (_answers(uptime_s=30), {"max_checkpoint_age_seconds": 60}, HEALTHY),  # not due yet
-    (_answers(uptime_s=90), {"max_checkpoint_age_seconds": 60},
+    (_answers(uptime_s=90), {"max_checkpoint_age_seconds": 60,
+                             "flink_configuration": {"execution.checkpointing.interval": "10 s"}},
      "unhealthy: no completed checkpoint in 90s of uptime (max 60s)"),
+    # A job that does not checkpoint has no checkpoint age to be unhealthy about.
+    (_answers(uptime_s=90), {"max_checkpoint_age_seconds": 60}, HEALTHY),
     (_answers(state="RESTARTING", restarts=None), {}, "unhealthy: state RESTARTING"),
 ])
 def test_the_verdict(answers: RestAnswers, previous: dict[str, Any], verdict: str) -> None:
