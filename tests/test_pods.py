@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.harness import prometheus
 from tests.harness.api_recorder import ApiRecorder
 from tests.harness.flink import read_config_file
 from tests.harness.java import COUNTING_JOB, compile_jobs_jar
@@ -72,7 +73,8 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Booted]:
     pods.start()
     try:
         booted = Booted(version, run, pods)
-        pods.wait_for("2 TaskManagers with 4 slots", lambda: (lambda o: (o["taskmanagers"], o["slots-total"]))(
+        # While the JobManager elects its leader, /overview answers {"errors": [...]}: not yet.
+        pods.wait_for("2 TaskManagers with 4 slots", lambda: (lambda o: (o.get("taskmanagers"), o.get("slots-total")))(
             booted.rest("/overview")) == (2, 4), BOOT_TIMEOUT_S)
         TIMINGS[f"registered {version}"] = time.monotonic() - started
         print(f"\nFlink {version}: 2 TaskManagers registered {TIMINGS[f'registered {version}']:.1f}s after start")
@@ -104,6 +106,26 @@ def test_probes_pass_on_the_healthy_cluster(cluster: Booted) -> None:
                 assert cluster.pods.probe(pod, container, kind), f"{pod.name} {kind}"
                 probed += 1
     assert probed == 4  # liveness on all three pods, readiness on the JobManager
+
+
+def test_every_pod_exports_prometheus_metrics_on_its_annotated_port(cluster: Booted) -> None:
+    """What a stock Prometheus `kubernetes-pods` job does: read the pod's prometheus.io annotations and
+    scrape that port and path on the pod IP, from outside the pod (issue 13)."""
+    scraped = {}
+    for pod in cluster.pods.pods:
+        deployment = cluster.run.one("kubernetes:apps/v1:Deployment", pod.deployment).state()
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        port = int(annotations["prometheus.io/port"])
+        assert any(p["name"] == "metrics" and p["containerPort"] == port for p in pod.container().spec["ports"])
+        response = cluster.pods.get(pod, port, annotations["prometheus.io/path"])
+        assert response.status_code == 200
+        scraped[pod.name] = {s.name: s.value for s in prometheus.parse(response.text)}
+    jobmanager = scraped[cluster.jobmanager.name]
+    assert jobmanager["flink_jobmanager_numRegisteredTaskManagers"] == 2
+    assert jobmanager["flink_jobmanager_taskSlotsTotal"] == 4
+    for pod in cluster.pods.pods_of("flink-taskmanager"):
+        assert scraped[pod.name]["flink_taskmanager_Status_JVM_Memory_Heap_Used"] > 0
 
 
 def test_a_job_runs_with_every_task_running(cluster: Booted) -> None:
