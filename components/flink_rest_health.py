@@ -52,14 +52,11 @@ def fetch(client: FlinkRestClient, job_id: str, *, just_started: bool = False) -
                        num_restarts=restarts, root_cause=client.root_cause(job_id))
 
 
-def job_health_outputs(rest: FlinkRestClient | str, job_id: str, previous: Mapping[str, Any], *,
+def job_health_outputs(rest: FlinkRestClient, job_id: str, previous: Mapping[str, Any], *,
                        reset_baseline: bool, just_started: bool = False) -> dict[str, Any]:
     """The FlinkJob's health outputs. Never raises for Flink's sake: a deploy that succeeded is not failed
-    by a health read, and a refresh that cannot read health says `unknown: …` (not drift)."""
-    if isinstance(rest, str):
-        with FlinkRestClient(rest) as client:
-            return job_health_outputs(client, job_id, previous, reset_baseline=reset_baseline,
-                                      just_started=just_started)
+    by a health read, and a refresh that cannot read health says `unknown: …` (not drift). `rest` is the
+    caller's client, so health is read through the same proxy credentials as everything else."""
     try:
         answers = fetch(rest, job_id, just_started=just_started)
     except FlinkRestError as error:
