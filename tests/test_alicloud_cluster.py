@@ -83,7 +83,7 @@ def _child(scenario: dict[str, Any]) -> dict[str, Any]:
         return pulumi.Output.from_input(collect())
 
     program()
-    return recording.as_dict()
+    return component_mocks.as_dict(recording)
 
 
 # --- the parent: run every scenario once, in parallel ----------------------------------------------

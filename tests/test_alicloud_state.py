@@ -65,7 +65,7 @@ def _child(scenario: dict[str, Any]) -> dict[str, Any]:
         return pulumi.Output.from_input(collect())
 
     program()
-    return recording.as_dict()
+    return component_mocks.as_dict(recording)
 
 
 runs, graph = component_mocks.scenario_fixtures(__file__, SCENARIOS)

@@ -2,7 +2,7 @@
 
 The Pulumi runtime keeps global state, so a test module runs each scenario as a child process: the
 module itself, run as a script with the scenario as JSON (`child_main`). The child calls `install()`,
-declares what it wants inside `pulumi.runtime.test`, and returns `Recording.as_dict()`: every
+declares what it wants inside `pulumi.runtime.test`, and returns `as_dict(recording)`: every
 registered resource (type, name, parent, provider, dependencies, resource options, inputs with secret
 markers kept visible as `{"__secret__": value}`), the outputs components registered, the invokes the
 mocks answered, and whatever resolved outputs the child stored. The parent (`run_scenarios`) starts all
@@ -16,28 +16,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import REPO_ROOT, alicloud_mocks
-
-SECRET = "__secret__"
-
-
-def visible(value: Any) -> Any:
-    """A deserialized property value as JSON, a secret shown as {"__secret__": value}."""
-    from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
-
-    if isinstance(value, dict):
-        if value.get(_special_sig_key) == _special_secret_sig:
-            return {SECRET: visible(value["value"])}
-        return {k: visible(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [visible(v) for v in value]
-    return value
+from tests.harness import REPO_ROOT, alicloud_mocks, sdk_mocks
+from tests.harness.sdk_mocks import SECRET, Recording, visible  # noqa: F401 - the tests' names
 
 
 def redacted(value: Any) -> str:
@@ -48,59 +33,21 @@ def redacted(value: Any) -> str:
 # --- the child -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Recording:
-    resources: list[dict[str, Any]] = field(default_factory=list)
-    registered_outputs: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    outputs: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"resources": self.resources, "registered_outputs": self.registered_outputs,
-                "calls": self.calls, "outputs": self.outputs}
-
-
 def install(*, project: str = "flink-hologres", stack: str = "dev") -> Recording:
-    """Set Pulumi's mocks (answers from `alicloud_mocks`) with a monitor that records; once per process."""
-    import pulumi
-    from pulumi.runtime.mocks import MockMonitor
-    from pulumi.runtime.rpc import deserialize_properties
+    """The one recorder (`sdk_mocks.install`), for a component; once per process."""
+    return sdk_mocks.install(project=project, stack=stack)
 
-    recording = Recording()
 
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-            recording.calls.append({"token": args.token, "args": visible(args.args)})
-            answer = alicloud_mocks.call(args.token, args.args)
-            if answer is None:
-                raise AssertionError(f"unexpected invoke {args.token}")
-            return answer
-
-    class Monitor(MockMonitor):
-        """Also records what MockResourceArgs leaves out: parent, dependencies, resource options."""
-
-        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(request)
-            recording.resources.append({
-                "urn": response.urn, "type": request.type, "name": request.name, "parent": request.parent,
-                "provider": request.provider, "dependencies": sorted(request.dependencies),
-                "retain_on_delete": bool(request.retainOnDelete), "protect": bool(request.protect),
-                "ignore_changes": list(request.ignoreChanges), "import_id": request.importId,
-                "inputs": visible(deserialize_properties(request.object, keep_internal=True)),
-            })
-            return response
-
-        def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-            recording.registered_outputs.append({
-                "urn": request.urn, "outputs": visible(deserialize_properties(request.outputs, keep_internal=True))})
-            return super().RegisterResourceOutputs(request)
-
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=Monitor(mocks))
-    return recording
+def as_dict(recording: Recording) -> dict[str, Any]:
+    """What the child prints: the registrations in this harness's shape, the component outputs, invokes."""
+    resources = [{
+        "urn": r["urn"], "type": r["type"], "name": r["name"], "parent": r["parent"], "provider": r["provider"],
+        "dependencies": sorted(r["dependencies"]), "retain_on_delete": r["options"]["retainOnDelete"],
+        "protect": r["options"]["protect"], "ignore_changes": r["options"]["ignoreChanges"],
+        "import_id": r["import_id"], "inputs": r["inputs"],
+    } for r in recording.resources]
+    return {"resources": resources, "registered_outputs": recording.registered_outputs,
+            "calls": recording.calls, "outputs": recording.outputs}
 
 
 async def resolve(component: Any, attrs: Iterable[str]) -> dict[str, Any]:

@@ -272,88 +272,18 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
 
 def _child() -> None:
     import pulumi
-    from google.protobuf import json_format
-    from pulumi.runtime import mocks
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    from tests.harness import sdk_mocks
+
     request = json.loads(sys.stdin.read())
-    resources: list[dict[str, Any]] = []
     outputs: dict[str, Any] = {}
-    logs: list[tuple[str, str]] = []
-    calls: list[dict[str, Any]] = []
-    invoke_results: dict[str, Any] = request["invokes"]
-
-    class Recorder(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            logs.append((record.levelname, record.getMessage()))
-
-    logger = logging.getLogger("program-under-test")
-    logger.addHandler(Recorder())
-    logger.setLevel(logging.INFO)
-
-    class Monitor(mocks.MockMonitor):
-        def RegisterResource(self, req: Any) -> Any:  # noqa: N802 - gRPC method name
-            response = super().RegisterResource(req)
-            if req.type != "pulumi:pulumi:Stack":
-                resources.append({
-                    "type": req.type, "name": req.name,
-                    "urn": self.make_urn(req.parent, req.type, req.name),
-                    "parent": req.parent, "provider": req.provider, "custom": req.custom,
-                    "inputs": json_format.MessageToDict(req.object),
-                    "dependencies": list(req.dependencies),
-                    "outputs": json_format.MessageToDict(response.object),
-                    "additional_secret_outputs": list(req.additionalSecretOutputs),
-                    "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
-                                            if req.HasField("replacement_trigger") else None),
-                    "options": {
-                        "customTimeouts": {k: v for k, v in json_format.MessageToDict(req.customTimeouts).items()},
-                        "replaceOnChanges": list(req.replaceOnChanges),
-                        "deleteBeforeReplace": req.deleteBeforeReplace,
-                        "protect": req.protect,
-                        "ignoreChanges": list(req.ignoreChanges),
-                    },
-                    "import_id": req.importId,
-                    "delete_before_replace": req.deleteBeforeReplace,
-                })
-            return response
-
-    from tests.harness import alicloud_mocks, secret_mocks
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            if request["preview"]:
-                # A preview of resources that do not exist yet: what the provider computes (ids, names,
-                # addresses) is unknown, so only the inputs come back, as the engine does.
-                return "", dict(args.inputs)
-            if args.typ.startswith("alicloud:"):
-                return alicloud_mocks.new_resource(args.typ, args.name, args.inputs)
-            if (generated := secret_mocks.new_resource(args.typ, args.name, args.inputs)) is not None:
-                return f"{args.name}-id", generated
-            state = dict(args.inputs)
-            if args.typ.startswith("kubernetes:") and isinstance(state.get("metadata"), dict):
-                metadata = dict(state["metadata"])
-                # pulumi-kubernetes auto-names objects without a name: logical name + random suffix.
-                metadata.setdefault("name", f"{args.name}-mock1234")
-                state["metadata"] = metadata
-            for key, value in (invoke_results.get("__resource_outputs__", {}).get(args.typ, {})).items():
-                state.setdefault(key, value)
-            return f"{args.name}-id", state
-
-        def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
-            calls.append({"token": args.token, "args": json.loads(json.dumps(args.args, default=str))})
-            if args.token in invoke_results:
-                return invoke_results[args.token]
-            answer = alicloud_mocks.call(args.token, args.args)
-            if answer is None:
-                raise AssertionError(f"the program made an invoke the mocks do not know: {args.token}")
-            return answer
-
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in request["config"].items()}
     config.update({f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in request["secrets"].items()})
     pulumi.runtime.set_all_config(config, [f"{PROJECT}:{k}" for k in request["secrets"]])
-    mocks.set_mocks(Mocks(), project=PROJECT, stack=request["stack"], preview=request["preview"],
-                    logger=logger, monitor=Monitor(Mocks()))
+    recording = sdk_mocks.install(project=PROJECT, stack=request["stack"], preview=request["preview"],
+                                  invokes=request["invokes"], logger=logging.getLogger("program-under-test"))
 
     error: str | None = None
     error_type: str | None = None
@@ -369,8 +299,21 @@ def _child() -> None:
                              if _sync_await(output.is_secret()) else resolved)
     except Exception as exc:  # the test decides what an error means
         error, error_type = str(exc), type(exc).__name__
-    print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": logs,
-                                          "error": error, "error_type": error_type, "calls": calls}), flush=True)
+    resources = [_resource(r) for r in recording.resources if r["type"] != "pulumi:pulumi:Stack"]
+    print("@@PROGRAM-RUN@@" + json.dumps({"resources": resources, "outputs": outputs, "logs": recording.logs,
+                                          "error": error, "error_type": error_type, "calls": recording.calls}),
+          flush=True)
+
+
+def _resource(record: dict[str, Any]) -> dict[str, Any]:
+    """One registration of the recorder as a `Resource` (inputs on the wire: secrets keep Pulumi's marker)."""
+    options = {k: v for k, v in record["options"].items() if k != "retainOnDelete"}
+    return {"type": record["type"], "name": record["name"], "urn": record["urn"], "parent": record["parent"],
+            "provider": record["provider"], "custom": record["custom"], "inputs": record["wire_inputs"],
+            "dependencies": record["dependencies"], "outputs": record["outputs"],
+            "additional_secret_outputs": record["additional_secret_outputs"],
+            "replacement_trigger": record["replacement_trigger"], "options": options,
+            "import_id": record["import_id"], "delete_before_replace": options["deleteBeforeReplace"]}
 
 
 # --- settings alone, for many configs at once ------------------------------------------------------
