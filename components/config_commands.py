@@ -30,6 +30,11 @@ JOB_FIELDS = ("name", "jar", "entryClass", "args", "parallelism", "upgradeMode",
               "checkpointInterval", "maxCheckpointAgeSeconds", "savepointsToKeep", "abandonOnUnreachable",
               "initialSavepointPath")
 
+# The Hologres admin credentials: secret stack config the settings require and the table and writer providers
+# read in `configure()` (the engine hands providers the stack config by these names, never through inputs).
+HOLOGRES_USER = "hologresUser"
+HOLOGRES_PASSWORD = "hologresPassword"
+
 _PLAIN_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 

@@ -37,6 +37,7 @@ import pulumi
 import pulumi.dynamic as dyn
 
 from components import hologres_ddl as ddl
+from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER
 from components.hologres_catalog import HologresVersion, LiveTable, live_table, server_version, tls_state
 from components.hologres_properties import PER_COLUMN, with_undeclared
 from components.unknowns import is_unknown
@@ -95,8 +96,7 @@ def _one_line(err: psycopg2.Error, secret: str | None) -> str:
 class HologresTableProvider(dyn.ResourceProvider):
     """CRUD for one table over the PostgreSQL protocol (Hologres, or a plain PostgreSQL stand-in)."""
 
-    def __init__(self, user_config_key: str = "hologresUser",
-                 password_config_key: str = "hologresPassword") -> None:
+    def __init__(self, user_config_key: str = HOLOGRES_USER, password_config_key: str = HOLOGRES_PASSWORD) -> None:
         super().__init__()
         # Config key names, not values: this object is pickled into the state.
         self.user_config_key = user_config_key
@@ -492,7 +492,7 @@ class HologresTable(dyn.Resource, module="hologres", name="Table"):
     unexplained_properties: pulumi.Output[dict[str, str]]  # catalog values this program could not read
 
     def __init__(self, resource_name: str, args: HologresTableArgs, opts: pulumi.ResourceOptions | None = None,
-                 *, user_config_key: str = "hologresUser", password_config_key: str = "hologresPassword") -> None:
+                 *, user_config_key: str = HOLOGRES_USER, password_config_key: str = HOLOGRES_PASSWORD) -> None:
         table = ddl.spec_to_props(args.table)
         props: dict[str, Any] = {
             "host": args.host, "port": args.port, "database": args.database, "sslmode": args.sslmode,

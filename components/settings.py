@@ -17,7 +17,7 @@ from typing import Any, Literal
 import pulumi
 
 from components import flink_config, flink_metrics, flink_rest_proxy, hologres_names
-from components.config_commands import config_rm, config_set, path
+from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER, config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
 
@@ -295,8 +295,8 @@ def _hologres(read: _Reader) -> HologresSettings:
         database=database,
         table=table,
         drop_table_on_destroy=read.boolean("dropTableOnDestroy", False),
-        user=read.secret("hologresUser", "AccessKey ID"),
-        password=read.secret("hologresPassword", "AccessKey secret"),
+        user=read.secret(HOLOGRES_USER, "AccessKey ID"),
+        password=read.secret(HOLOGRES_PASSWORD, "AccessKey secret"),
         sslmode=sslmode,
         ssl_root_cert=root_cert,
         network_path=network_path,

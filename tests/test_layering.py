@@ -1,0 +1,100 @@
+"""The shape of the code: which module may import which (read from the source, nothing imported), and the
+names that tie the providers to the settings.
+
+Layers: the config layer (`settings*`, `config_reader`) turns stack config into the components' typed
+arguments; components never import it back. The Flink pieces know no cloud; the REST client and the pure
+renderers import no Pulumi; nothing imports in a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from components import config_commands
+from components.hologres_table import HologresTableProvider
+from components.hologres_writer import HologresWriterProvider
+from tests.harness import REPO_ROOT
+from tests.harness.program import settings_errors
+from tests.test_program_flink import KUBECONFIG, SECRETS
+
+COMPONENTS = REPO_ROOT / "components"
+# Reads the stack config; everything else takes typed arguments. config_commands is a declaration (key names,
+# fix commands; no Pulumi) that providers share with the settings, so it is not part of this layer.
+CONFIG_LAYER = {"settings", "settings_jobs", "settings_state", "config_reader"}
+# The REST client: HTTP only (flink_rest_access / flink_rest_auth are its Pulumi glue, flink_rest_proxy a renderer).
+REST_CLIENT = {"flink_rest", "flink_rest_jars", "flink_rest_snapshots", "flink_rest_health"}
+RENDERERS = {"flink_config", "flink_manifests", "flink_metrics", "flink_rest_proxy", "hologres_ddl",
+             "hologres_names", "hologres_properties", "hologres_types"}
+PULUMI = ("pulumi", "pulumi_alicloud", "pulumi_kubernetes", "pulumi_random", "pulumi_tls")
+
+
+def _imports(path: Path) -> set[str]:
+    """Top-level names of what `path` imports: components' modules by their short name, others by package."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = ([f"components.{alias.name}" for alias in node.names] if node.module == "components"
+                     else [node.module])
+        else:
+            continue
+        for name in names:
+            found.add(name.split(".")[1] if name.startswith("components.") else f"<{name.split('.')[0]}>")
+    return found
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {path.stem: path for path in COMPONENTS.glob("*.py") if path.stem != "__init__"}
+    return {name: {dep for dep in _imports(path) if dep in modules} | {dep for dep in _imports(path)
+                                                                         if dep.startswith("<")}
+            for name, path in modules.items()}
+
+
+def test_no_module_imports_in_a_cycle() -> None:
+    graph = {name: {d for d in deps if not d.startswith("<")} for name, deps in _graph().items()}
+    state: dict[str, str] = {}
+    cycles: list[list[str]] = []
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = "open"
+        for dep in sorted(graph[name]):
+            if state.get(dep) == "open":
+                cycles.append(trail[trail.index(dep):] + [dep] if dep in trail else [name, dep])
+            elif dep not in state:
+                visit(dep, [*trail, dep])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+def test_the_flink_pieces_know_no_cloud() -> None:
+    flink = {name for name in _graph() if name.startswith("flink_")}
+    offenders = {name: sorted(d for d in _graph()[name] if d.startswith("alicloud") or d == "<pulumi_alicloud>")
+                 for name in flink}
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
+def test_the_rest_client_and_the_renderers_import_no_pulumi() -> None:
+    graph = _graph()
+    assert REST_CLIENT & set(graph) >= {"flink_rest", "flink_rest_snapshots"}
+    offenders = {name: sorted(d for d in graph[name] if d.strip("<>") in PULUMI)
+                 for name in (REST_CLIENT | RENDERERS) & set(graph)}
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
+def test_the_providers_read_the_credentials_the_settings_require() -> None:
+    """The engine hands the table and writer providers the stack config by key name: the same names the
+    settings require as secrets, from one declaration; renaming one side alone fails here."""
+    table, writer = HologresTableProvider(), HologresWriterProvider()
+    keys = (table.user_config_key, table.password_config_key)
+    assert keys == (config_commands.HOLOGRES_USER, config_commands.HOLOGRES_PASSWORD)
+    assert (writer._admin.user_config_key, writer._admin.password_config_key) == keys
+    assert all(key in config_commands.declared() for key in keys)
+    # Without one of them the settings stop the program naming exactly that key.
+    cases = [{"config": KUBECONFIG, "secrets": {k: v for k, v in SECRETS.items() if k != key}} for key in keys]
+    assert [answer and answer["key"] for answer in settings_errors(cases)] == list(keys)
