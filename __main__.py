@@ -1,192 +1,98 @@
 """flink-hologres: Apache Flink on Kubernetes writing into Alibaba Cloud Hologres.
 
     settings ──► Kubernetes: an ACK Serverless/ACS cluster + SLB (target ack), or a kubeconfig
-             ──► Flink session cluster: ConfigMap, Secret, Deployments, Services
-             ──► Hologres table ──► Flink job(s)
+             ──► durable state ──► Hologres table + the job's login
+             ──► Flink session cluster: ConfigMap, Secret, Deployments, Services ──► Flink job(s) ──► exports
+
+Composition only: every value is decided in components.settings* (checked before the first resource is
+declared, so a bad one stops the program with nothing half-created) or by the component that makes it.
 """
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import flink_config
 from components import settings as stack_settings
-from components.alicloud_cluster import AlicloudServerlessCluster, ServerlessClusterArgs, mirror_image
-from components.alicloud_state import AlicloudStateStorage, StateStorageArgs, uses_oss
-from components.flink_job import FlinkJob, FlinkJobArgs
+from components import settings_cloud
+from components.alicloud_cluster import AlicloudServerlessCluster, mirror_image
+from components.alicloud_state import AlicloudStateStorage, StateStorageArgs
+from components.flink_job import FlinkJob
 from components.flink_job_health import HEALTH_KEYS
-from components.flink_rest import file_sha256
 from components.flink_rest_auth import RestAuthOptions, https_url
 from components.flink_rest_proxy import NGINX_IMAGE
-from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs
+from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs, RestService
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
 from components.hologres_table import HologresTable, HologresTableArgs
 from components.hologres_writer import declare_writer
-
-
-def _unknown_in_preview() -> pulumi.Output[str]:
-    """A value not known before `up` (a jar CI did not build): the preview shows it as unknown."""
-
-    async def value() -> None:
-        return None
-
-    async def known() -> bool:
-        return False
-
-    return pulumi.Output(set(), value(), known())
-
-
-def _secret_if(secret: bool, value: object) -> object:
-    """Config set with --secret reaches the resource as a Pulumi secret, so its state stores it encrypted."""
-    return pulumi.Output.secret(value) if secret else value
-
+from components.settings_jobs import job_args
 
 settings = stack_settings.load()
 for warning in settings.warnings + settings.hologres.warnings:
     pulumi.log.warn(warning)
-flink_settings, hologres = settings.flink, settings.hologres
-# The components' arguments check themselves: build them all before the first resource is declared,
-# so a bad value stops the program with nothing half-created.
-cloud_args = (ServerlessClusterArgs.from_settings(settings.alicloud, project=settings.project, stack=settings.stack)
-              if settings.alicloud is not None else None)
-storage_args = (StateStorageArgs.from_settings(settings)
-                if settings.alicloud is not None and uses_oss(settings.state_storage) else None)
+flink_settings, hologres, security = settings.flink, settings.hologres, settings.security
 
-# 1. Where Kubernetes runs: a cluster this program creates, or one a kubeconfig points at.
-if cloud_args is not None:
-    cloud = AlicloudServerlessCluster("ack", args=cloud_args)
-    k8s_provider = cloud.k8s_provider
-    image = mirror_image(flink_settings.image, cloud.image_registry_mirror)
-    rest_service = {"rest_service_type": "LoadBalancer", "rest_service_annotations": cloud.rest_service_annotations,
-                    "pod_annotations": cloud.pod_annotations, "rest_node_port": None}
-    derived_rest_url: pulumi.Input[str] | None = cloud.flink_rest_url
+# 1. Where Kubernetes runs: a cluster this program creates (its zone asked of the cloud first), or a kubeconfig.
+if settings.cluster is not None:
+    cloud = AlicloudServerlessCluster("ack", args=settings_cloud.placed(settings.cluster))
+    k8s_provider, mirror, cloud_rest_url = cloud.k8s_provider, cloud.image_registry_mirror, cloud.flink_rest_url
+    rest_service = RestService(type="LoadBalancer", annotations=cloud.rest_service_annotations)
+    pod_annotations, proxy_addresses = cloud.pod_annotations, [cloud.slb_address]
     pulumi.export("clusterId", cloud.cluster_id)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
     pulumi.export("slbAddress", cloud.slb_address)
     pulumi.export("zoneId", cloud.zone_id)
-    # The address the pods leave through: what a Hologres public endpoint's allowlist needs.
-    pulumi.export("egressIp", cloud.egress_ip)
+    pulumi.export("egressIp", cloud.egress_ip)  # what a Hologres public endpoint's allowlist needs
 else:
-    k8s_provider = k8s.Provider("kubernetes", kubeconfig=settings.kubeconfig)
-    image = flink_settings.image
-    rest_service = {"rest_service_type": flink_settings.rest_service_type}
-    derived_rest_url = None
+    k8s_provider, mirror, cloud_rest_url = k8s.Provider("kubernetes", kubeconfig=settings.kubeconfig), None, None
+    rest_service = RestService(type=flink_settings.rest_service_type, node_port=flink_settings.rest_node_port)
+    pod_annotations, proxy_addresses = None, []
 
-# 2. Durable state for checkpoints, savepoints and HA metadata: on ack a bucket with its own
-#    least-privilege RAM user; elsewhere the URI the user gives.
-state_location: pulumi.Input[str] | None = None
-state_scheme: str | None = None
-flink_options: pulumi.Input[dict] = dict(flink_settings.extra_config)
-secret_flink_options = None
-if storage_args is not None:
-    storage = AlicloudStateStorage("state", args=storage_args)
-    state_location, state_scheme = storage.base_uri, "oss"
-    flink_options = storage.flink_options.apply(lambda options: {**options, **flink_settings.extra_config})
-    secret_flink_options = storage.secret_flink_options
+# 2. Durable state for checkpoints, savepoints and HA metadata: on ack a bucket with its own least-privilege
+#    RAM user; elsewhere the URI the user gives (settings.state decided which).
+state = settings.state
+if isinstance(state, StateStorageArgs):
+    storage = AlicloudStateStorage("state", args=state)
+    state = storage.durable_state
     pulumi.export("stateUri", storage.base_uri)
-elif settings.state_storage:
-    state_location = settings.state_storage
-    state_scheme = flink_config.StateLocation(settings.state_storage).scheme
 
-# 3. The sink table, with the tutorial job's schema; the same name reaches the job's HOLO_TABLE_NAME.
+# 3. The sink table, with the tutorial job's schema, and the job's own login scoped to it (never the admin key).
 table = HologresTable("order-details", HologresTableArgs(
-    host=hologres.admin_host,
-    port=hologres.admin_port,
-    database=hologres.database,
-    table=DEFAULT_ORDER_DETAILS.with_name(hologres.table),
-    drop_table_on_destroy=hologres.drop_table_on_destroy,
-    sslmode=hologres.sslmode,
-    ssl_root_cert=hologres.ssl_root_cert,
-))
-# The job's own login, scoped to that table: the pods get it, never the admin AccessKey (issue 12).
+    host=hologres.admin_host, port=hologres.admin_port, database=hologres.database,
+    table=DEFAULT_ORDER_DETAILS.with_name(hologres.table), drop_table_on_destroy=hologres.drop_table_on_destroy,
+    sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert))
 writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologres.admin_port,
                         database=hologres.database, schema_name=table.schema_name, table_name=table.table_name,
-                        login=settings.security.writer_login, rotation=settings.security.credentials_rotation,
+                        login=security.writer_login, rotation=security.credentials_rotation,
                         sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert)
 
-# `up` waits until every TaskManager registered, through a REST URL this machine reaches: the one
-# given, the public SLB, a LoadBalancer's address, or the intranet SLB when jobs go through it anyway.
-jobs_configured = any(job.jar for job in settings.jobs)
-ready_rest_url = settings.flink_rest_url or (
-    derived_rest_url if settings.alicloud is not None
-    and (settings.alicloud.ui_access == "internet" or jobs_configured) else None)
-
-# 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars.
-flink = FlinkSessionCluster(
-    "flink",
-    FlinkSessionClusterArgs(
-        namespace=settings.namespace,
-        image=image,
-        version=flink_settings.version,
-        java_version=flink_settings.java_version,
-        size=flink_settings.size,
-        flink_config=flink_options,
-        secret_env={
-            "HOLO_ENDPOINT": f"{hologres.host}:{hologres.port}",
-            "HOLO_TEST_DB": hologres.database,
-            "HOLO_TABLE_NAME": hologres.table,  # the same validated value the table was created from
-            "HOLO_ACCESS_ID": writer.login_name,
-            "HOLO_ACCESS_KEY": writer.password,
-        },
-        state_location=state_location,
-        state_scheme=state_scheme,
-        secret_flink_options=secret_flink_options,
-        high_availability=settings.high_availability == "kubernetes",
-        ready_rest_url=ready_rest_url,
-        ready_via_load_balancer=settings.alicloud is None,
-        ready_deadline_seconds=settings.job_deadlines.rest_seconds,
-        **rest_service,
-        metrics_port=settings.metrics.port,
-        pod_monitor=settings.metrics.pod_monitor,
-        # Issue 12: nginx with TLS + basic auth in front of Flink's REST API (the SLB's address in the certificate).
-        rest_auth=RestAuthOptions(rotation=settings.security.credentials_rotation,
-                                  ip_addresses=[cloud.slb_address] if cloud_args is not None else [],
-                                  image=mirror_image(NGINX_IMAGE, cloud.image_registry_mirror)
-                                  if cloud_args is not None else NGINX_IMAGE)
-        if settings.security.rest_auth else None,
-    ),
-    opts=pulumi.ResourceOptions(provider=k8s_provider),
-)
-
-flink_rest_url = settings.flink_rest_url or derived_rest_url or flink.external_rest_url
+# 4. The Flink session cluster; the Hologres connection reaches jobs as the tutorial's env vars. `up` waits
+#    until every TaskManager registered, through a REST URL this machine reaches.
+flink = FlinkSessionCluster("flink", FlinkSessionClusterArgs(
+    namespace=settings.namespace, image=mirror_image(flink_settings.image, mirror), version=flink_settings.version,
+    java_version=flink_settings.java_version, size=flink_settings.size, flink_config=flink_settings.extra_config,
+    secret_env={"HOLO_ENDPOINT": f"{hologres.host}:{hologres.port}", "HOLO_TEST_DB": hologres.database,
+                "HOLO_TABLE_NAME": hologres.table,  # the same validated value the table was created from
+                "HOLO_ACCESS_ID": writer.login_name, "HOLO_ACCESS_KEY": writer.password},
+    state=state, high_availability=settings.high_availability == "kubernetes",
+    rest_service=rest_service, pod_annotations=pod_annotations,
+    ready_rest_url=settings.flink_rest_url or (cloud_rest_url if settings.reaches_cloud_rest_url else None),
+    ready_via_load_balancer=settings.cluster is None, ready_deadline_seconds=settings.job_deadlines.rest_seconds,
+    metrics_port=settings.metrics.port, pod_monitor=settings.metrics.pod_monitor,
+    # Issue 12: nginx with TLS + basic auth in front of Flink's REST API (the SLB's address in the certificate).
+    rest_auth=RestAuthOptions(rotation=security.credentials_rotation, ip_addresses=proxy_addresses,
+                              image=mirror_image(NGINX_IMAGE, mirror)) if security.rest_auth else None,
+), opts=pulumi.ResourceOptions(provider=k8s_provider))
 rest_auth = flink.rest_auth  # None without restAuth
+flink_rest_url = pulumi.Output.from_input(settings.flink_rest_url or cloud_rest_url or flink.external_rest_url)
 if rest_auth is not None:
-    flink_rest_url = pulumi.Output.from_input(flink_rest_url).apply(https_url)
+    flink_rest_url = flink_rest_url.apply(https_url)
 
-# 5. The job(s) on the session cluster, each its own resource: adding or removing one leaves the
-#    others running. They depend on the cluster and the table, so destroy stops them first.
-jobs = {}
-for job in (j for j in settings.jobs if j.jar):
-    jobs[job.name] = FlinkJob(
-        f"job-{job.name}",
-        FlinkJobArgs(
-            rest_url=flink_rest_url,
-            jar_path=job.jar,
-            jar_sha256=_unknown_in_preview() if job.jar_missing else file_sha256(job.jar),
-            entry_class=job.entry_class,
-            args=_secret_if(job.secret_args, job.args),
-            parallelism=job.parallelism,
-            upgrade_mode=job.upgrade_mode,
-            savepoint_dir=job.savepoint_dir or flink.savepoint_dir,
-            allow_non_restored_state=job.allow_non_restored_state,
-            flink_configuration=_secret_if(job.secret_flink_config, job.flink_config),
-            job_name=f"{settings.project}/{settings.stack}/{job.name}",
-            rest_deadline_seconds=settings.job_deadlines.rest_seconds,
-            start_deadline_seconds=settings.job_deadlines.start_seconds,
-            savepoint_deadline_seconds=settings.job_deadlines.savepoint_seconds,
-            desired_state=job.state,
-            job_stable_seconds=job.stable_seconds,
-            require_checkpoint=job.require_checkpoint,
-            max_checkpoint_age_seconds=job.max_checkpoint_age_seconds,
-            savepoints_to_keep=job.savepoints_to_keep,
-            abandon_on_unreachable=job.abandon_on_unreachable,
-            initial_savepoint_path=job.initial_savepoint_path,
-            # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
-            # check it survived, or resubmit it from its last snapshot, in the same `up`.
-            cluster_revision=flink.revision,
-            **(rest_auth.access() if rest_auth is not None else {}),
-        ),
-        opts=pulumi.ResourceOptions(depends_on=[flink, table]),
-    )
+# 5. The job(s), each its own resource: adding or removing one leaves the others running. They depend on the
+#    cluster and the table, so destroy stops them first.
+jobs = {job.name: FlinkJob(f"job-{job.name}", job_args(job, cluster=flink, rest_url=flink_rest_url,
+                                                       deadlines=settings.job_deadlines, project=settings.project,
+                                                       stack=settings.stack),
+                           opts=pulumi.ResourceOptions(depends_on=[flink, table]))
+        for job in settings.jobs if job.jar}
 
 pulumi.export("namespace", flink.namespace)
 pulumi.export("flinkRestUrl", flink_rest_url)

@@ -18,19 +18,16 @@ import dataclasses
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from components.settings import (
-    DEFAULT_SERVICE_CIDR,
-    AlicloudSettings,
-    ClusterProfile,
-    ConfigError,
-    UiAccess,
-    free_service_cidr,
-)
+from components.arguments import ArgumentError
+
+ClusterProfile = Literal["Serverless", "Acs"]
+UiAccess = Literal["intranet", "internet"]
 
 TYPE_TOKEN = "flink-hologres:alicloud:ServerlessCluster"
 REST_PORT = 8081  # the JobManager's REST API and web UI (the only Flink fact this module knows)
@@ -69,6 +66,12 @@ CLUSTER_DOMAIN = "cluster.local"
 # Optional, not Computed, and read back from the API: unset, the API's value becomes a permanent diff.
 # The value upstream's own ACS acceptance test creates clusters with.
 TIMEZONE = "Asia/Shanghai"
+# Kubernetes Service CIDRs: ACK's own default first, then alternatives for VPCs that overlap it. ACK takes a
+# private range of prefix /16 to /24 that overlaps neither the VPC nor its vSwitches (ACK "Plan the network").
+DEFAULT_SERVICE_CIDR = "172.21.0.0/20"
+_SERVICE_CIDRS = (DEFAULT_SERVICE_CIDR, "10.96.0.0/20", "192.168.240.0/20")
+_PRIVATE = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+_ALLOW_ANYONE = {"0.0.0.0/0", "::/0"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,44 +99,34 @@ class ServerlessClusterArgs:
     placed: bool = False
 
     def __post_init__(self) -> None:
-        # The component's own invariants (no internet CLB without an allowlist), including two the
-        # settings module does not check: IPv6 entries for an IPv4 ACL, and ECI specs on ACS.
+        # What the cloud resources cannot do, or must not: whoever builds these arguments. Problems name
+        # arguments as {field}; the settings word them with the config keys (components.settings_cloud).
         for index, cidr in enumerate(self.ui_allowed_cidrs):
-            if ipaddress.ip_network(cidr, strict=False).version != 4:
-                raise ConfigError(f"uiAllowedCidrs[{index}]",
-                                  f"{cidr} is IPv6, but the CLB and its ACL are IPv4",
-                                  "list IPv4 ranges only")
-        if self.eci_use_specs and self.cluster_profile == "Acs":
-            raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
-                              "requests/limits and compute class", "pulumi config rm eciUseSpecs")
+            network = ipaddress.ip_network(cidr, strict=False)
+            if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
+                raise ArgumentError("ui_allowed_cidrs", f"{cidr} opens Flink's REST API to the whole internet; it "
+                                    "has no authentication and anyone who reaches it can run code", index=index)
+            if network.version != 4:
+                raise ArgumentError("ui_allowed_cidrs", f"{cidr} is IPv6, but the CLB and its ACL are IPv4",
+                                    index=index)
         if self.ui_access == "internet" and not self.ui_allowed_cidrs:
-            raise ConfigError("uiAllowedCidrs",
-                              "uiAccess internet needs an allowlist (Flink's REST API has no authentication)",
-                              "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
+            raise ArgumentError("ui_allowed_cidrs", "{ui_access} internet needs an allowlist (Flink's REST API has "
+                                "no authentication)")
+        if self.eci_use_specs and self.cluster_profile == "Acs":
+            raise ArgumentError("eci_use_specs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
+                                "requests/limits")
         if bool(self.vpc_id) != bool(self.vswitch_ids):
-            raise ConfigError("vswitchIds" if self.vpc_id else "vpcId",
-                              "an existing network needs both vpcId and vswitchIds", "set both, or neither")
-
-    @classmethod
-    def from_settings(cls, settings: AlicloudSettings, *, project: str, stack: str) -> ServerlessClusterArgs:
-        return cls(
-            project=project,
-            stack=stack,
-            cluster_profile=settings.cluster_profile,
-            vpc_cidr=settings.vpc_cidr,
-            vswitch_cidr=settings.vswitch_cidr,
-            zone_id=settings.zone_id,
-            vpc_id=settings.vpc_id,
-            vswitch_ids=tuple(settings.vswitch_ids),
-            deletion_protection=settings.deletion_protection,
-            kubernetes_version=settings.kubernetes_version,
-            ui_access=settings.ui_access,
-            ui_allowed_cidrs=tuple(settings.ui_allowed_cidrs),
-            image_registry_mirror=settings.image_registry_mirror,
-            eci_use_specs=tuple(settings.eci_use_specs),
-            service_cidr=settings.service_cidr,
-            name_prefix=settings.name_prefix,
-        ).place()
+            raise ArgumentError("vswitch_ids" if self.vpc_id else "vpc_id",
+                                "an existing network needs both {vpc_id} and {vswitch_ids}",
+                                given="vpc_id" if self.vpc_id else "vswitch_ids")
+        service = ipaddress.ip_network(self.service_cidr)
+        if (service.version != 4 or not 16 <= service.prefixlen <= 24
+                or not any(service.subnet_of(p) for p in _PRIVATE)):  # type: ignore[arg-type]
+            raise ArgumentError("service_cidr", f"{self.service_cidr} is not a private IPv4 range of prefix /16 "
+                                "to /24", suggestion=DEFAULT_SERVICE_CIDR)
+        if not self.vpc_id:  # an existing VPC's CIDRs are looked up by `place()`
+            check_service_cidr(self.service_cidr, [self.vpc_cidr, self.vswitch_cidr],
+                               names=["{vpc_cidr}", "{vswitch_cidr}"])
 
     @property
     def base_name(self) -> str:
@@ -149,7 +142,6 @@ class ServerlessClusterArgs:
             cidrs = existing_vpc_cidrs(self.vpc_id)
             check_service_cidr(self.service_cidr, cidrs, where=f"VPC {self.vpc_id}")
             return dataclasses.replace(self, existing_vpc_cidrs=tuple(cidrs), placed=True)
-        check_service_cidr(self.service_cidr, [self.vpc_cidr, self.vswitch_cidr], where="vpcCidr")
         suitable = suitable_zones(self.cluster_profile, self.ui_access)
         return dataclasses.replace(self, zone_id=choose_zone(self.zone_id, suitable), placed=True)
 
@@ -161,26 +153,35 @@ class ServerlessClusterArgs:
 # --- pure helpers ----------------------------------------------------------------------------------
 
 
-def check_service_cidr(service_cidr: str, network_cidrs: Sequence[str], *, where: str) -> None:
-    """ACK refuses a Service CIDR that overlaps the VPC or its vSwitches (and it would shadow them)."""
+def free_service_cidr(network_cidrs: Sequence[str]) -> str:
+    """The first candidate Service CIDR that overlaps none of `network_cidrs`."""
+    nets = [ipaddress.ip_network(c) for c in network_cidrs]
+    return next((c for c in _SERVICE_CIDRS if not any(ipaddress.ip_network(c).overlaps(n) for n in nets)),
+                "<a private /20 outside the VPC>")
+
+
+def check_service_cidr(service_cidr: str, network_cidrs: Sequence[str], *, where: str = "",
+                       names: Sequence[str] = ()) -> None:
+    """ACK refuses a Service CIDR that overlaps the VPC or its vSwitches (and it would shadow them).
+
+    `names`: the argument naming each of `network_cidrs` (as "{vpc_cidr}"); else `where` describes them."""
     service = ipaddress.ip_network(service_cidr)
-    clash = next((c for c in network_cidrs if ipaddress.ip_network(c).overlaps(service)), None)
-    if clash:
-        free = free_service_cidr(network_cidrs)
-        raise ConfigError("serviceCidr", f"{service_cidr} overlaps {clash} ({where})",
-                          f"pulumi config set serviceCidr {free}")
+    for index, cidr in enumerate(network_cidrs):
+        if ipaddress.ip_network(cidr).overlaps(service):
+            what = f"{names[index]} {cidr}" if names else f"{cidr} ({where})"
+            raise ArgumentError("service_cidr", f"{service_cidr} overlaps {what}",
+                                suggestion=free_service_cidr(network_cidrs))
 
 
 def choose_zone(configured: str | None, suitable: Sequence[str]) -> str:
     """The configured zone if it can host everything, else the first suitable one (sorted: deterministic)."""
     listing = ", ".join(suitable)
     if not suitable:
-        raise ConfigError("zoneId", "no zone of this region offers everything the stack creates there "
-                          "(vSwitch, enhanced NAT gateway, CLB, serverless pods)",
-                          "pulumi config set alicloud:region <another region>")
+        raise ArgumentError("zone_id", "no zone of this region offers everything the stack creates there "
+                            "(vSwitch, enhanced NAT gateway, CLB, serverless pods)")
     if configured and configured not in suitable:
-        raise ConfigError("zoneId", f"{configured} cannot host the cluster; suitable zones: {listing}",
-                          f"pulumi config set zoneId {suitable[0]}")
+        raise ArgumentError("zone_id", f"{configured} cannot host the cluster; suitable zones: {listing}",
+                            suggestion=suitable[0])
     return configured or suitable[0]
 
 
@@ -242,8 +243,7 @@ def existing_vpc_cidrs(vpc_id: str) -> list[str]:
     """The primary and secondary CIDRs of an existing VPC (the Service CIDR must avoid all of them)."""
     found = [v for v in alicloud.vpc.get_networks(ids=[vpc_id]).vpcs if v.id == vpc_id]
     if not found:
-        raise ConfigError("vpcId", f"{vpc_id} is not a VPC of this account in the provider's region",
-                          "pulumi config set vpcId <vpc id> (see `aliyun vpc DescribeVpcs`)")
+        raise ArgumentError("vpc_id", f"{vpc_id} is not a VPC of this account in the provider's region")
     return [found[0].cidr_block, *found[0].secondary_cidr_blocks]
 
 

@@ -25,7 +25,8 @@ from typing import Any, Literal
 import pulumi
 import pulumi_alicloud as alicloud
 
-from components.settings import ConfigError, Settings
+from components.arguments import ArgumentError
+from components.flink_state import DurableState
 
 TYPE_TOKEN = "flink-hologres:alicloud:StateStorage"
 DEFAULT_PREFIX = "flink"
@@ -78,17 +79,15 @@ class StateStorageArgs:
 
     def __post_init__(self) -> None:
         prefix = self.prefix.strip("/")
+        # Problems name arguments as {field}; the settings word them with the config keys (settings_cloud).
         if not _PREFIX.match(prefix):
-            raise ConfigError("stateStorage", f"prefix '{self.prefix}' is not a path such as flink or team/flink",
-                              "pulumi config set stateStorage oss://<bucket>/flink")
+            raise ArgumentError("prefix", f"prefix '{self.prefix}' is not a path such as flink or team/flink")
         object.__setattr__(self, "prefix", prefix)
         if self.existing_bucket is not None and not _BUCKET.match(self.existing_bucket):
-            raise ConfigError("stateStorage", f"'{self.existing_bucket}' is not an OSS bucket name",
-                              "pulumi config set stateStorage oss://<bucket>/flink")
+            raise ArgumentError("existing_bucket", f"'{self.existing_bucket}' is not an OSS bucket name")
         if self.existing_bucket and self.drop_on_destroy:
-            raise ConfigError("dropStateOnDestroy",
-                              f"the program does not own bucket {self.existing_bucket}, so destroy never deletes it",
-                              "pulumi config set dropStateOnDestroy false")
+            raise ArgumentError("drop_on_destroy", f"the program does not own bucket {self.existing_bucket}, so "
+                                "destroy never deletes it", suggestion="false")
         if self.kms_key_id and self.encryption != "KMS":
             raise ValueError("kms_key_id needs encryption='KMS'")
         for name in ("checkpoint_expiration_days", "noncurrent_version_expiration_days",
@@ -96,16 +95,6 @@ class StateStorageArgs:
             days = getattr(self, name)
             if days is not None and days < 1:
                 raise ValueError(f"{name} must be at least 1 day, got {days}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> StateStorageArgs:
-        """For `stateStorage` unset or `oss` (create a bucket) or `oss://bucket/prefix` (use that one)."""
-        value = (settings.state_storage or "").strip()
-        if not uses_oss(value):
-            raise ConfigError("stateStorage", f"'{value}' is not on OSS", "pulumi config set stateStorage oss")
-        bucket, prefix = parse_oss_uri(value) if "://" in value else (None, DEFAULT_PREFIX)
-        return cls(project=settings.project, stack=settings.stack, prefix=prefix, existing_bucket=bucket,
-                   drop_on_destroy=settings.drop_state_on_destroy)
 
     @property
     def tags(self) -> dict[str, str]:
@@ -125,8 +114,7 @@ def parse_oss_uri(uri: str) -> tuple[str, str]:
     """oss://bucket/prefix → (bucket, prefix); the prefix defaults to `flink`."""
     match = re.match(r"^oss://([^/]+)/*(.*)$", uri.strip(), re.IGNORECASE)
     if not match or not _BUCKET.match(match[1]):
-        raise ConfigError("stateStorage", f"'{uri}' is not oss://<bucket>/<prefix>",
-                          "pulumi config set stateStorage oss://<bucket>/flink")
+        raise ArgumentError("existing_bucket", f"'{uri}' is not oss://<bucket>/<prefix>")
     return match[1], match[2].strip("/") or DEFAULT_PREFIX
 
 
@@ -254,6 +242,7 @@ class AlicloudStateStorage(pulumi.ComponentResource):
     access_key_secret: pulumi.Output[str]  # secret
     flink_options: pulumi.Output[dict[str, str]]  # fs.oss.endpoint
     secret_flink_options: pulumi.Output[dict[str, str]]  # secret: fs.oss.accessKeyId / accessKeySecret
+    durable_state: DurableState
     plan: StoragePlan
 
     def __init__(self, name: str, *, args: StateStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -350,6 +339,9 @@ class AlicloudStateStorage(pulumi.ComponentResource):
         self.endpoint = pulumi.Output.from_input(plan.endpoint)
         self.flink_options = pulumi.Output.from_input(plan.flink_options)
         self.user_name = user.name  # type: ignore[assignment]
+        # What the Flink session cluster takes: the location, its scheme and the options it implies.
+        self.durable_state = DurableState(scheme="oss", location=self.base_uri, options=self.flink_options,
+                                          secret_options=self.secret_flink_options)
 
         self.register_outputs(self.outputs)
 

@@ -34,29 +34,13 @@ Deferred = Any
 
 @dataclass(frozen=True)
 class ClusterNames:
-    """The names Kubernetes objects get; the JobManager Service name is Flink's rpc address."""
+    """The fixed names of the objects Flink and its clients refer to: the JobManager Service name is Flink's rpc
+    address (and in the REST proxy's certificate), the REST Service's is what port-forward and the docs name.
+    The ConfigMap and the Secret are auto-named, so a change rolls the pods."""
 
-    prefix: str = "flink"
-
-    @property
-    def jobmanager(self) -> str:
-        return f"{self.prefix}-jobmanager"
-
-    @property
-    def taskmanager(self) -> str:
-        return f"{self.prefix}-taskmanager"
-
-    @property
-    def rest_service(self) -> str:
-        return f"{self.prefix}-jobmanager-rest"
-
-    @property
-    def config_map(self) -> str:
-        return f"{self.prefix}-config"
-
-    @property
-    def secret(self) -> str:
-        return f"{self.prefix}-env"
+    jobmanager: str = "flink-jobmanager"
+    taskmanager: str = "flink-taskmanager"
+    rest_service: str = "flink-jobmanager-rest"
 
 
 def selector_labels(instance: str, component: str | None) -> dict[str, str]:

@@ -101,10 +101,6 @@ class FlinkRestAuth(pulumi.ComponentResource):
         self.register_outputs({"caPem": self.ca_pem, "user": self.user, "password": self.password,
                                "secretName": self.secret_name})
 
-    def access(self) -> dict[str, pulumi.Output[str]]:
-        """What a resource that calls the REST API takes to get through the proxy (FlinkJob, ClusterReady)."""
-        return {"rest_ca_pem": self.ca_pem, "rest_user": self.user, "rest_password": self.password}
-
 
 def https_url(url: str | None) -> str | None:
     """The proxy speaks TLS only: an http:// URL of the REST API becomes https:// (same host and port)."""

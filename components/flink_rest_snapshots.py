@@ -1,4 +1,5 @@
-"""Checkpoint statistics and savepoint disposal over Flink's REST API (1.18, 1.20, 2.x). No Pulumi here.
+"""Snapshot calls of the Flink REST client (1.18, 1.20, 2.x): stop with a savepoint, checkpoint statistics
+and savepoint disposal. No Pulumi here.
 
 `GET /jobs/{id}/checkpoints`: `counts.completed`, `latest.completed` (the newest completed checkpoint,
 `external_path`, `latest_ack_timestamp` in ms), `latest.savepoint`, `latest.restored`. Flink keeps these
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from components.flink_rest import FlinkRestClient, FlinkRestError, JobNotFound, root_cause_of
+from components.flink_rest_base import FlinkRestError, JobNotFound, RestSession, SavepointFailed, root_cause_of
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def _snapshot(raw: Any, savepoint: bool) -> Snapshot | None:
     return Snapshot(str(path), when, savepoint)
 
 
-def checkpoint_stats(client: FlinkRestClient, job_id: str) -> CheckpointStats | None:
+def checkpoint_stats(client: RestSession, job_id: str) -> CheckpointStats | None:
     """The job's checkpoint statistics; None when Flink does not know the job (or keeps no statistics)."""
     try:
         body = client._json("GET", f"/jobs/{job_id}/checkpoints")
@@ -58,7 +59,7 @@ def checkpoint_stats(client: FlinkRestClient, job_id: str) -> CheckpointStats | 
     )
 
 
-def newest_snapshot(client: FlinkRestClient, job_id: str, *, checkpoints: bool) -> Snapshot | None:
+def newest_snapshot(client: RestSession, job_id: str, *, checkpoints: bool) -> Snapshot | None:
     """The newest completed savepoint Flink knows for this job, or checkpoint too when `checkpoints` (only
     when they are retained on cancel: otherwise the path in the statistics is gone from storage)."""
     stats = checkpoint_stats(client, job_id)
@@ -68,7 +69,7 @@ def newest_snapshot(client: FlinkRestClient, job_id: str, *, checkpoints: bool) 
     return max(known, key=lambda s: s.completed_ms) if known else None
 
 
-def dispose_savepoint(client: FlinkRestClient, path: str, deadline_s: float = 60.0) -> None:
+def dispose_savepoint(client: RestSession, path: str, deadline_s: float = 60.0) -> None:
     """Delete a savepoint through the JobManager (it can reach the storage; we may not). Raises
     FlinkRestError with Flink's cause on failure."""
     trigger = str(client._json("POST", "/savepoint-disposal", json={"savepoint-path": path})["request-id"])
@@ -84,3 +85,48 @@ def dispose_savepoint(client: FlinkRestClient, path: str, deadline_s: float = 60
         if time.monotonic() >= deadline:
             raise FlinkRestError(f"disposal of savepoint {path} did not complete within {deadline_s:g}s")
         time.sleep(0.2)
+
+
+class SnapshotCalls(RestSession):
+    """POST /jobs/{id}/stop and its trigger, the latest savepoint from the checkpoint statistics."""
+
+    def latest_savepoint(self, job_id: str) -> str | None:
+        """The path of the job's latest completed savepoint, from its checkpoint statistics."""
+        stats = checkpoint_stats(self, job_id)
+        return stats.latest_savepoint.path if stats and stats.latest_savepoint else None
+
+    def trigger_stop(self, job_id: str, target_directory: str | None, *, drain: bool = False) -> str:
+        body: dict[str, Any] = {"drain": drain}
+        if target_directory:
+            body["targetDirectory"] = target_directory
+        return str(self._json("POST", f"/jobs/{job_id}/stop", json=body)["request-id"])
+
+    def savepoint_status(self, job_id: str, trigger_id: str) -> tuple[str, str | None, str | None]:
+        """(status, location, failure) of a savepoint/stop trigger."""
+        body = self._json("GET", f"/jobs/{job_id}/savepoints/{trigger_id}")
+        status = str((body.get("status") or {}).get("id", ""))
+        operation = body.get("operation") or {}
+        failure = operation.get("failure-cause")
+        cause = None
+        if failure:
+            cause = root_cause_of(str(failure.get("stack-trace") or failure.get("class") or failure))
+        return status, operation.get("location"), cause
+
+    def stop_with_savepoint(self, job_id: str, target_directory: str | None, deadline_s: float) -> str:
+        """Stop the job with a savepoint and return its path. On failure Flink keeps the job running;
+        `SavepointFailed` carries the cause."""
+        trigger = self.trigger_stop(job_id, target_directory)
+        deadline = time.monotonic() + deadline_s
+        delay = 0.1
+        while True:
+            status, location, cause = self.savepoint_status(job_id, trigger)
+            if status == "COMPLETED":
+                if cause or not location:
+                    raise SavepointFailed(f"the savepoint of job {job_id} failed: "
+                                          f"{cause or 'no location reported'}", detail=cause)
+                return str(location)
+            if time.monotonic() >= deadline:
+                raise SavepointFailed(f"the savepoint of job {job_id} did not complete within "
+                                      f"{deadline_s:g}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)

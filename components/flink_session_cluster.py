@@ -16,8 +16,19 @@ import pulumi_kubernetes as k8s
 
 from components import flink_config, flink_manifests, flink_metrics, flink_rest_auth, flink_rest_proxy
 from components.flink_cluster_gate import DEFAULT_DEADLINE_S, ClusterReady, ClusterReadyArgs
+from components.flink_state import DurableState
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestService:
+    """How the REST/UI Service is exposed: its type, the annotations that bind a LoadBalancer to a load
+    balancer made elsewhere (an SLB), and the NodePort of a NodePort Service (None: Kubernetes picks one)."""
+
+    type: ServiceType = "ClusterIP"
+    annotations: pulumi.Input[Mapping[str, str]] | None = None
+    node_port: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,22 +41,16 @@ class FlinkSessionClusterArgs:
     flink_config: pulumi.Input[Mapping[str, Any]] = field(default_factory=dict)
     # Env var name → value. Every value goes into the Secret; pods read them via secretKeyRef.
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
-    rest_service_type: ServiceType = "ClusterIP"
-    rest_service_annotations: pulumi.Input[Mapping[str, str]] | None = None
-    rest_node_port: int | None = 30081
+    rest_service: RestService = field(default_factory=RestService)
     pod_annotations: pulumi.Input[Mapping[str, str]] | None = None
     create_namespace: bool = True
     # Runs the pods as this ServiceAccount (HA creates its own); none: no API token is mounted.
     service_account: str | None = None
-    # Durable base URI for checkpoints, savepoints and HA metadata (oss://, s3://, hdfs://, file://),
-    # and its scheme, which decides the file-system plugin (known before the URI when a bucket is new).
-    state_location: pulumi.Input[str] | None = None
-    state_scheme: str | None = None
+    # Durable storage for checkpoints, savepoints and HA metadata: its location, scheme and the options
+    # it implies, decided once (the settings, or the state storage component); None: none.
+    state: DurableState | None = None
     high_availability: bool = False
     ha_cluster_id: str = "flink-hologres"
-    # Flink options that must stay secret (file-system credentials): a file in the Secret that the init
-    # container appends to the configuration (mode 0600), never env and never the ConfigMap.
-    secret_flink_options: pulumi.Input[Mapping[str, str]] | None = None
     # A REST URL the deploying machine reaches: `up` then waits until every TaskManager registered
     # (ClusterReady) and fails in one line otherwise. `ready_via_load_balancer`: the REST Service's own
     # LoadBalancer address. Neither: no gate (nothing outside the cluster can ask Flink).
@@ -85,7 +90,11 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         names = flink_manifests.ClusterNames()
         version, size = args.version, args.size
-        plugin = flink_config.filesystem_plugin(args.state_scheme) if args.state_scheme else None
+        state = args.state
+        plugin = state.filesystem_plugin if state else None
+        # The state's secret options (file-system credentials): a file in the Secret that the init container
+        # appends to the configuration (mode 0600), never env and never the ConfigMap.
+        secret_options = state.secret_options if state else None
 
         def render(values: dict[str, Any]) -> dict[str, str]:
             location = values["state_location"]
@@ -97,7 +106,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 jobmanager_process_memory=size.jobmanager_memory,
                 taskmanager_process_memory=size.taskmanager_memory,
                 default_parallelism=size.default_parallelism,
-                extra={**(values["extra"] or {}), **(flink_rest_proxy.flink_options() if args.rest_auth else {})},
+                extra={**(values["implied"] or {}), **(values["extra"] or {}),
+                       **(flink_rest_proxy.flink_options() if args.rest_auth else {})},
                 state=flink_config.StateLocation(location) if location else None,
                 high_availability_cluster_id=args.ha_cluster_id if args.high_availability else None,
                 metrics_port=args.metrics_port,
@@ -106,15 +116,16 @@ class FlinkSessionCluster(pulumi.ComponentResource):
 
         # The state location and some options may only be known at deploy time (a bucket's name).
         config_files = pulumi.Output.all(
-            state_location=pulumi.Output.from_input(args.state_location),
+            state_location=pulumi.Output.from_input(state.location if state else None),
+            implied=pulumi.Output.from_input(state.options if state else {}),
             extra=pulumi.Output.from_input(args.flink_config),
         ).apply(render)
         config_file_name = flink_config.config_file_name(version)
         secret_values: dict[str, pulumi.Input[str]] = dict(args.secret_env)
         env_keys = sorted(secret_values)  # the Secret's keys the pods read as env vars
-        if args.secret_flink_options is not None:
+        if secret_options is not None:
             secret_values[flink_manifests.SECRET_OPTIONS_KEY] = pulumi.Output.from_input(
-                args.secret_flink_options).apply(lambda options: flink_config.render_secret_options(version, options))
+                secret_options).apply(lambda options: flink_config.render_secret_options(version, options))
         checksum = config_files.apply(lambda files: flink_config.config_checksum(files, sorted(secret_values)))
 
         def metadata(object_name: str | None, component: str, **extra: Any) -> dict[str, Any]:
@@ -160,7 +171,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         service_account: pulumi.Input[str] | None = args.service_account
         pod_dependencies: list[pulumi.Resource] = []
         if args.high_availability:
-            if args.state_location is None:
+            if state is None:
                 raise ValueError("high availability needs a state location for its metadata")
             pod_dependencies = self._ha_identity(name, metadata)
             service_account = pod_dependencies[0].metadata.apply(lambda m: m.name)  # type: ignore[attr-defined]
@@ -173,7 +184,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 config_file_name=config_file_name, secret_name=secret_name, secret_keys=env_keys,
                 checksum=checksum, pod_annotations=args.pod_annotations,
                 service_account=service_account, filesystem_plugin=plugin,
-                secret_options=args.secret_flink_options is not None,
+                secret_options=secret_options is not None,
                 advertise_pod_ip=args.high_availability, metrics_port=args.metrics_port,
             ))
             if rest_auth is not None and component == "jobmanager":  # issue 12
@@ -194,11 +205,12 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             spec=flink_manifests.jobmanager_service_spec(name),
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=args.wait_timeouts),
         )
-        rest_annotations = {"annotations": args.rest_service_annotations} if args.rest_service_annotations else {}
+        exposure = args.rest_service
+        rest_annotations = {"annotations": exposure.annotations} if exposure.annotations else {}
         rest_service = k8s.core.v1.Service(
             f"{name}-rest-service",
             metadata=metadata(names.rest_service, "jobmanager", **rest_annotations),
-            spec=flink_manifests.rest_service_spec(name, args.rest_service_type, args.rest_node_port),
+            spec=flink_manifests.rest_service_spec(name, exposure.type, exposure.node_port),
             # pulumi-kubernetes waits for a LoadBalancer's ingress on create only (no update awaiter for
             # Services, provider/pkg/await/awaiters.go): a new SLB binding (annotations) or type is a
             # replacement, so the wait sees the new address; its name is fixed, so delete first.
@@ -230,12 +242,12 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             lambda parts: ":".join(str(part) for part in parts))
         self.external_rest_url = (rest_service.status.apply(_load_balancer_url).apply(
                                       flink_rest_auth.https_url if rest_auth is not None else lambda url: url)
-                                  if args.rest_service_type == "LoadBalancer" else pulumi.Output.from_input(None))
-        self.savepoint_dir = pulumi.Output.from_input(args.state_location).apply(
+                                  if exposure.type == "LoadBalancer" else pulumi.Output.from_input(None))
+        self.savepoint_dir = pulumi.Output.from_input(state.location if state else None).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
         ready_url = args.ready_rest_url
-        if ready_url is None and args.ready_via_load_balancer and args.rest_service_type == "LoadBalancer":
+        if ready_url is None and args.ready_via_load_balancer and exposure.type == "LoadBalancer":
             ready_url = self.external_rest_url
         if ready_url is not None and rest_auth is not None:  # through the authenticating proxy
             ready_url = pulumi.Output.from_input(ready_url).apply(flink_rest_auth.https_url)
@@ -246,7 +258,8 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 jobmanager_deployment=names.jobmanager, taskmanager_deployment=names.taskmanager,
                 expected_taskmanagers=size.task_managers, expected_slots=size.total_slots,
                 config_checksum=checksum, deadline_seconds=args.ready_deadline_seconds,
-                **(rest_auth.access() if rest_auth is not None else {}),
+                rest_ca_pem=rest_auth.ca_pem if rest_auth else None, rest_user=rest_auth.user if rest_auth else None,
+                rest_password=rest_auth.password if rest_auth else None,
             ), opts=pulumi.ResourceOptions(parent=self, depends_on=[jobmanager, taskmanager, jobmanager_service,
                                                                     rest_service]))
         self.register_outputs({

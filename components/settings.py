@@ -8,7 +8,7 @@ printed (`components.config_commands`). Keys this project does not declare are t
 
 from __future__ import annotations
 
-import ipaddress
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,17 +17,26 @@ from typing import Any, Literal
 import pulumi
 
 from components import flink_config, flink_metrics, flink_rest_proxy, hologres_names
+from components.alicloud_cluster import ClusterProfile, ServerlessClusterArgs, UiAccess  # noqa: F401 - re-exported
 from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER, config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
+from components.settings_cloud import (
+    AlicloudSettings,
+    StateDecision,
+    cluster_args,
+    read_alicloud,
+    read_state_storage,
+    state_decision,
+)
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
 
 # Pinned to a patch release: reproducible pods, and the file-system plugin jar names carry the patch.
 DEFAULT_IMAGE = "flink:1.20.3-java17"
 DEFAULT_TABLE = "public.order_details"
+# The tutorial's NodePort for flink-jobmanager-rest (restServiceType NodePort).
+REST_NODE_PORT = 30081
 
 Target = Literal["ack", "kubeconfig"]
-ClusterProfile = Literal["Serverless", "Acs"]
-UiAccess = Literal["intranet", "internet"]
 HighAvailability = Literal["none", "kubernetes"]
 
 # --- the pieces ----------------------------------------------------------------------------------
@@ -41,6 +50,7 @@ class FlinkSettings:
     size: flink_config.ClusterSize
     extra_config: Mapping[str, Any]
     rest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
+    rest_node_port: int | None = None  # REST_NODE_PORT for a NodePort Service
 
 
 @dataclass(frozen=True)
@@ -62,24 +72,6 @@ class HologresSettings:
     # How the pods reach `host`: same-vpc, vpc-endpoint, public or "" (the cluster is not ours to tell).
     network_path: str = ""
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AlicloudSettings:
-    cluster_profile: ClusterProfile
-    vpc_cidr: str
-    vswitch_cidr: str
-    zone_id: str | None
-    vpc_id: str | None
-    vswitch_ids: list[str]
-    deletion_protection: bool
-    kubernetes_version: str | None
-    ui_access: UiAccess
-    ui_allowed_cidrs: list[str]
-    image_registry_mirror: str | None
-    eci_use_specs: list[str]
-    service_cidr: str = "172.21.0.0/20"  # = DEFAULT_SERVICE_CIDR
-    name_prefix: str | None = None  # None: <project>-<stack>
 
 
 @dataclass(frozen=True)
@@ -115,13 +107,26 @@ class Settings:
     warnings: list[str] = field(default_factory=list)
     metrics: MetricsSettings = field(default_factory=lambda: MetricsSettings(flink_metrics.DEFAULT_METRICS_PORT, False))
     security: SecuritySettings | None = None
+    # The decisions the components take, made here once: the cluster's arguments (target ack; not yet
+    # placed in a zone, see settings_cloud.placed) and where durable state lives.
+    cluster: ServerlessClusterArgs | None = None
+    state: StateDecision = None
+
+    @property
+    def submits_jobs(self) -> bool:
+        return any(job.jar for job in self.jobs)
+
+    @property
+    def reaches_cloud_rest_url(self) -> bool:
+        """Whether `up` can ask Flink through the cloud's SLB: a public one, or the intranet one that jobs are
+        submitted through anyway (the settings warn that it needs a machine inside the VPC)."""
+        return self.alicloud is not None and (self.alicloud.ui_access == "internet" or self.submits_jobs)
 
 
 # Kubernetes DNS-1123 label (namespace and Service names).
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CPU = re.compile(r"^(\d+(\.\d{1,3})?|\d+m)$")
 _ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$")
-_ALLOW_ANYONE = {"0.0.0.0/0", "::/0"}
 
 
 # --- the pieces, read and checked ----------------------------------------------------------------
@@ -194,6 +199,7 @@ def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
         ),
         extra_config=extra,
         rest_service_type=service_type,  # type: ignore[arg-type]
+        rest_node_port=REST_NODE_PORT if service_type == "NodePort" else None,
     ), warnings
 
 
@@ -304,142 +310,6 @@ def _hologres(read: _Reader) -> HologresSettings:
     )
 
 
-def _state_storage(read: _Reader, target: Target,
-                   version: flink_config.FlinkVersion) -> tuple[str | None, list[str]]:
-    """Where checkpoints and savepoints go: a bucket the program creates (ack), or the user's URI."""
-    value = read.text("stateStorage", "oss" if target == "ack" else None)
-    if value is None:
-        return None, []
-    if value == "oss":
-        if target != "ack":
-            raise ConfigError("stateStorage", "'oss' creates a bucket, which only target ack does",
-                              config_set("stateStorage", note="e.g. oss://<existing-bucket>/flink, s3://…, hdfs://…"))
-        scheme = "oss"
-    else:
-        location = _validated("stateStorage", config_set("stateStorage", note="e.g. oss://<bucket>/flink"),
-                              lambda: flink_config.StateLocation(value))
-        scheme = location.scheme
-    warnings = []
-    if scheme == "file":
-        warnings.append(f"stateStorage '{value}' is local to each pod: savepoints do not survive a pod, "
-                        "and other pods cannot read them; use a shared file system (oss://, s3://, hdfs://)")
-    return value, warnings
-
-
-def _cidr(key: str, value: str, fix: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(value, strict=True)
-    except ValueError as error:
-        raise ConfigError(key, f"'{value}' is not a CIDR block ({error})", fix) from None
-
-
-# Kubernetes Service CIDRs: ACK's own default first, then alternatives for VPCs that overlap it. ACK takes a
-# private range of prefix /16 to /24 that overlaps neither the VPC nor its vSwitches (ACK "Plan the network").
-DEFAULT_SERVICE_CIDR = "172.21.0.0/20"
-_SERVICE_CIDRS = (DEFAULT_SERVICE_CIDR, "10.96.0.0/20", "192.168.240.0/20")
-_PRIVATE = tuple(ipaddress.ip_network(c) for c in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-# Cloud names start with the name prefix. The tightest limit: the cluster's `name_prefix` (≤ 37 characters,
-# resource_alicloud_cs_managed_kubernetes.go) is the prefix plus "-". A letter first and letters, digits and
-# hyphens only: what the cluster, CLB, ACL, NAT gateway and vSwitch names all accept.
-MAX_NAME_PREFIX = 36
-_NAME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]$")
-
-
-def free_service_cidr(network_cidrs: list[str] | tuple[str, ...]) -> str:
-    """The first candidate Service CIDR that overlaps none of `network_cidrs` (for an error's fix)."""
-    nets = [ipaddress.ip_network(c) for c in network_cidrs]
-    return next((c for c in _SERVICE_CIDRS if not any(ipaddress.ip_network(c).overlaps(n) for n in nets)),
-                "<a private /20 outside the VPC>")
-
-
-def _service_cidr(read: _Reader, vpc_cidr: str, vswitch_cidr: str, existing_vpc: bool) -> str:
-    value = read.text("serviceCidr", DEFAULT_SERVICE_CIDR) or DEFAULT_SERVICE_CIDR
-    network = _cidr("serviceCidr", value, f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
-    if (network.version != 4 or not 16 <= network.prefixlen <= 24
-            or not any(network.subnet_of(p) for p in _PRIVATE)):  # type: ignore[arg-type]
-        raise ConfigError("serviceCidr", f"{value} is not a private IPv4 range of prefix /16 to /24",
-                          f"pulumi config set serviceCidr {DEFAULT_SERVICE_CIDR}")
-    if not existing_vpc:  # an existing VPC's CIDRs are looked up before anything is declared
-        for key, cidr in (("vpcCidr", vpc_cidr), ("vswitchCidr", vswitch_cidr)):
-            if ipaddress.ip_network(cidr).overlaps(network):
-                raise ConfigError("serviceCidr", f"{value} overlaps {key} {cidr}",
-                                  f"pulumi config set serviceCidr {free_service_cidr([vpc_cidr, vswitch_cidr])}")
-    return value
-
-
-def _name_prefix(read: _Reader, stack: str) -> str | None:
-    configured = read.text("namePrefix")
-    value = configured or f"{PROJECT}-{stack}"
-    if len(value) <= MAX_NAME_PREFIX and _NAME_PREFIX.match(value):
-        return configured
-    readable = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-")
-    suggestion = f"fh-{readable}"[:MAX_NAME_PREFIX].rstrip("-")
-    origin = "namePrefix" if configured else f"<project>-<stack> (stack '{stack}')"
-    raise ConfigError("namePrefix", f"'{value}' from {origin} must be 2-{MAX_NAME_PREFIX} letters, digits or "
-                      "hyphens, starting with a letter (the cluster's name prefix allows 37 characters)",
-                      config_set("namePrefix", suggestion, note="or use a shorter stack name"))
-
-
-def _alicloud(read: _Reader, stack: str) -> AlicloudSettings:
-    # Acs by default: Alibaba Cloud no longer creates ACK Serverless clusters for accounts that never had one.
-    profile = read.choice("clusterProfile", ("Serverless", "Acs"), "Acs")
-    vpc_id = read.text("vpcId")
-    vswitch_ids = read.string_list("vswitchIds", "[0]' vsw-xxxx")
-    if bool(vpc_id) != bool(vswitch_ids):
-        missing_key = "vswitchIds" if vpc_id else "vpcId"
-        raise ConfigError(missing_key, "an existing network needs both vpcId and vswitchIds",
-                          config_rm("vpcId" if vpc_id else "vswitchIds",
-                                    note=f"to let the program create the network; or set {missing_key} too"))
-    vpc_cidr = read.text("vpcCidr", "192.168.0.0/16") or "192.168.0.0/16"
-    vswitch_cidr = read.text("vswitchCidr", "192.168.0.0/24") or "192.168.0.0/24"
-    vpc_net = _cidr("vpcCidr", vpc_cidr, "pulumi config set vpcCidr 192.168.0.0/16")
-    if vpc_net.version != 4:
-        raise ConfigError("vpcCidr", f"{vpc_cidr} is IPv6; a VPC's primary CIDR is IPv4",
-                          "pulumi config set vpcCidr 192.168.0.0/16")
-    vsw_net = _cidr("vswitchCidr", vswitch_cidr, "pulumi config set vswitchCidr 192.168.0.0/24")
-    if not vpc_id and (vsw_net.version != vpc_net.version or not vsw_net.subnet_of(vpc_net)):  # type: ignore[arg-type]
-        first_subnet = next(vpc_net.subnets(new_prefix=max(vpc_net.prefixlen, 24)))
-        raise ConfigError("vswitchCidr", f"{vswitch_cidr} is not inside vpcCidr {vpc_cidr}",
-                          f"pulumi config set vswitchCidr {first_subnet}")
-    ui_access = read.choice("uiAccess", ("intranet", "internet"), "intranet")
-    allowed = read.string_list("uiAllowedCidrs", "[0]' 203.0.113.0/24")
-    for index, cidr in enumerate(allowed):
-        key = f"uiAllowedCidrs[{index}]"
-        network = _cidr(key, cidr, f"pulumi config set --path '{key}' 203.0.113.0/24")
-        if network.version != 4 and str(network) not in _ALLOW_ANYONE:
-            raise ConfigError(key, f"{cidr} is IPv6, but the SLB and its ACL are IPv4",
-                              config_set(key, "203.0.113.0/24", note="IPv4 ranges only"))
-        if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
-            raise ConfigError(key, f"{cidr} opens Flink's REST API to the whole internet; it has no "
-                              "authentication and anyone who reaches it can run code",
-                              config_set(key, "203.0.113.0/24", note="your office or VPN ranges only"))
-    if ui_access == "internet" and not allowed:
-        raise ConfigError("uiAllowedCidrs", "uiAccess internet needs an allowlist (Flink's REST API has no "
-                          "authentication)", "pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
-    eci_use_specs = read.string_list("eciUseSpecs", "[0]' ecs.c6.large")
-    if eci_use_specs and profile == "Acs":
-        raise ConfigError("eciUseSpecs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
-                          "requests/limits", "pulumi config rm eciUseSpecs")
-    service_cidr = _service_cidr(read, vpc_cidr, vswitch_cidr, existing_vpc=bool(vpc_id))
-    name_prefix = _name_prefix(read, stack)
-    return AlicloudSettings(
-        cluster_profile=profile,  # type: ignore[arg-type]
-        vpc_cidr=vpc_cidr,
-        vswitch_cidr=vswitch_cidr,
-        zone_id=read.text("zoneId"),
-        vpc_id=vpc_id,
-        vswitch_ids=vswitch_ids,
-        deletion_protection=read.boolean("deletionProtection", False),
-        kubernetes_version=read.text("kubernetesVersion"),
-        ui_access=ui_access,  # type: ignore[arg-type]
-        ui_allowed_cidrs=allowed,
-        image_registry_mirror=read.text("imageRegistryMirror"),
-        eci_use_specs=eci_use_specs,
-        service_cidr=service_cidr,
-        name_prefix=name_prefix,
-    )
-
-
 # Ports the pods already use: Flink's, and the REST proxy's in the JobManager pod.
 _FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
                 flink_config.TASKMANAGER_RPC_PORT, flink_rest_proxy.PROXY_PORT)
@@ -487,7 +357,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
     hologres = _hologres(read)
     jobs = _jobs(read, flink.size.default_parallelism, warnings)
     _check_slots(jobs, flink.size, single=not read.structured("jobs", list, [], "[0]' orders"))
-    state_storage, state_warnings = _state_storage(read, target, flink.version)  # type: ignore[arg-type]
+    state_storage, state_warnings = read_state_storage(read, target)
     warnings += state_warnings
     high_availability = read.choice("highAvailability", ("none", "kubernetes"), "none")
     if high_availability == "kubernetes" and state_storage is None:
@@ -505,11 +375,12 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
                           config_set("flinkRestUrl", "http://127.0.0.1:8081",
                                      note=f"with kubectl -n {namespace} port-forward svc/flink-jobmanager-rest "
                                      "8081 running; or set restServiceType LoadBalancer"))
-    alicloud = _alicloud(read, stack) if target == "ack" else None
+    alicloud = read_alicloud(read, stack) if target == "ack" else None
+    cluster = cluster_args(alicloud, project=PROJECT, stack=stack) if alicloud else None
     if any(job.jar for job in jobs) and alicloud and alicloud.ui_access == "intranet" and not rest_url:
         warnings.append("jobs are submitted through the intranet SLB, which only machines inside the VPC (or on "
                         "a VPN into it) reach; elsewhere set flinkRestUrl, e.g. through kubectl port-forward")
-    return Settings(
+    settings = Settings(
         project=PROJECT,
         stack=stack,
         target=target,  # type: ignore[arg-type]
@@ -528,4 +399,6 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
         warnings=warnings,
         metrics=_metrics(read),
         security=_security(read, stack),
+        cluster=cluster,
     )
+    return dataclasses.replace(settings, state=state_decision(settings))

@@ -20,6 +20,10 @@ import pulumi
 from components import flink_config
 from components.config_commands import JOB_FIELDS, config_rm, config_set, default_text, path
 from components.config_reader import ConfigError, _Reader, _unknown
+from components.flink_job import FlinkJobArgs
+from components.flink_rest import file_sha256
+from components.flink_session_cluster import FlinkSessionCluster
+from components.unknowns import unknown_in_preview
 
 DEFAULT_ENTRY_CLASS = "io.hologres.flink.example.HologresSinkExample"
 UpgradeMode = Literal["savepoint", "last-state", "stateless"]
@@ -274,3 +278,46 @@ def _job_deadlines(read: _Reader) -> JobDeadlines:
     return JobDeadlines(rest_seconds=read.integer("jobRestDeadlineSeconds", 300),
                         start_seconds=read.integer("jobStartDeadlineSeconds", 300),
                         savepoint_seconds=read.integer("savepointDeadlineSeconds", 600))
+
+
+# --- the jobs' component arguments --------------------------------------------------------------------
+
+
+def _secret_if(secret: bool, value: Any) -> Any:
+    """Config set with --secret reaches the resource as a Pulumi secret, so its state stores it encrypted."""
+    return pulumi.Output.secret(value) if secret else value
+
+
+def job_args(job: JobSettings, *, cluster: FlinkSessionCluster, rest_url: pulumi.Input[str],
+             deadlines: JobDeadlines, project: str, stack: str) -> FlinkJobArgs:
+    """A configured job as a FlinkJob on `cluster`, reached through `rest_url` (and its proxy, if any)."""
+    auth = cluster.rest_auth
+    return FlinkJobArgs(
+        rest_url=rest_url,
+        jar_path=job.jar,  # type: ignore[arg-type]  # only jobs with a jar are declared
+        jar_sha256=unknown_in_preview() if job.jar_missing else file_sha256(job.jar),  # type: ignore[arg-type]
+        entry_class=job.entry_class,
+        args=_secret_if(job.secret_args, job.args),
+        parallelism=job.parallelism,
+        upgrade_mode=job.upgrade_mode,
+        savepoint_dir=job.savepoint_dir or cluster.savepoint_dir,
+        allow_non_restored_state=job.allow_non_restored_state,
+        flink_configuration=_secret_if(job.secret_flink_config, job.flink_config),
+        job_name=f"{project}/{stack}/{job.name}",
+        rest_deadline_seconds=deadlines.rest_seconds,
+        start_deadline_seconds=deadlines.start_seconds,
+        savepoint_deadline_seconds=deadlines.savepoint_seconds,
+        desired_state=job.state,
+        job_stable_seconds=job.stable_seconds,
+        require_checkpoint=job.require_checkpoint,
+        max_checkpoint_age_seconds=job.max_checkpoint_age_seconds,
+        savepoints_to_keep=job.savepoints_to_keep,
+        abandon_on_unreachable=job.abandon_on_unreachable,
+        initial_savepoint_path=job.initial_savepoint_path,
+        # What replaces the JobManager (its config; the cluster's namespace): a change makes the job check it
+        # survived, or resubmit it from its last snapshot, in the same `up`.
+        cluster_revision=cluster.revision,
+        rest_ca_pem=auth.ca_pem if auth else None,
+        rest_user=auth.user if auth else None,
+        rest_password=auth.password if auth else None,
+    )

@@ -230,15 +230,16 @@ def test_zone_offers_everything_created_in_it_and_is_never_moved_by_a_later_up(r
 def test_zone_choice_is_the_sorted_intersection() -> None:
     from components.alicloud_cluster import choose_zone
     from components.settings import ConfigError
+    from components.settings_cloud import cluster_config_errors
 
     assert choose_zone(None, ["cn-hangzhou-j", "cn-hangzhou-k"]) == "cn-hangzhou-j"
     assert choose_zone("cn-hangzhou-k", ["cn-hangzhou-j", "cn-hangzhou-k"]) == "cn-hangzhou-k"
-    with pytest.raises(ConfigError) as error:
-        choose_zone("cn-hangzhou-b", ["cn-hangzhou-j", "cn-hangzhou-k"])
+    with pytest.raises(ConfigError) as error:  # the component's rule, worded for the stack config
+        cluster_config_errors(lambda: choose_zone("cn-hangzhou-b", ["cn-hangzhou-j", "cn-hangzhou-k"]))
     assert str(error.value) == ("config 'zoneId': cn-hangzhou-b cannot host the cluster; suitable zones: "
                                 "cn-hangzhou-j, cn-hangzhou-k. Fix: pulumi config set zoneId cn-hangzhou-j")
     with pytest.raises(ConfigError, match="no zone of this region"):
-        choose_zone(None, [])
+        cluster_config_errors(lambda: choose_zone(None, []))
 
 
 def test_service_cidr_is_explicit_and_avoids_the_vpc(runs: dict[str, Any]) -> None:
@@ -255,9 +256,11 @@ def test_service_cidr_is_explicit_and_avoids_the_vpc(runs: dict[str, Any]) -> No
 def test_service_cidr_overlapping_an_existing_vpc_is_refused_before_anything_is_declared() -> None:
     from components.alicloud_cluster import check_service_cidr
     from components.settings import ConfigError
+    from components.settings_cloud import cluster_config_errors
 
     with pytest.raises(ConfigError) as error:  # the mocked VPC's secondary CIDR is 10.10.0.0/16
-        check_service_cidr("10.10.16.0/20", ["172.16.0.0/12", "10.10.0.0/16"], where="VPC vpc-bp1existing")
+        cluster_config_errors(lambda: check_service_cidr("10.10.16.0/20", ["172.16.0.0/12", "10.10.0.0/16"],
+                                                         where="VPC vpc-bp1existing"))
     assert str(error.value) == ("config 'serviceCidr': 10.10.16.0/20 overlaps 10.10.0.0/16 (VPC vpc-bp1existing). "
                                 "Fix: pulumi config set serviceCidr 10.96.0.0/20")
 
@@ -365,9 +368,10 @@ def test_pure_helpers() -> None:
 def test_args_refuse_what_the_cloud_resources_cannot_do(overrides: dict[str, Any], key: str) -> None:
     from components.alicloud_cluster import ServerlessClusterArgs
     from components.settings import ConfigError
+    from components.settings_cloud import cluster_config_errors
 
-    with pytest.raises(ConfigError) as error:
-        ServerlessClusterArgs(project="p", stack="s", **overrides)
+    with pytest.raises(ConfigError) as error:  # the component's rule, worded for the stack config
+        cluster_config_errors(lambda: ServerlessClusterArgs(project="p", stack="s", **overrides))
     assert error.value.key == key
 
 
@@ -375,6 +379,7 @@ def test_args_from_settings_carry_every_key(monkeypatch: pytest.MonkeyPatch) -> 
     from components.alicloud_cluster import ServerlessClusterArgs
 
     monkeypatch.setattr(ServerlessClusterArgs, "place", lambda self: self)  # no cloud here: the mocks runs do it
+    from components import settings_cloud
     from components.settings import AlicloudSettings
 
     settings = AlicloudSettings(
@@ -382,7 +387,7 @@ def test_args_from_settings_carry_every_key(monkeypatch: pytest.MonkeyPatch) -> 
         vpc_id=None, vswitch_ids=[], deletion_protection=True, kubernetes_version="1.33.1-aliyun.1",
         ui_access="internet", ui_allowed_cidrs=["203.0.113.0/24"], image_registry_mirror="registry/ns",
         eci_use_specs=[])
-    args = ServerlessClusterArgs.from_settings(settings, project="flink-hologres", stack="prod")
+    args = settings_cloud.cluster_args(settings, project="flink-hologres", stack="prod")
     assert (args.cluster_profile, args.vpc_cidr, args.vswitch_cidr, args.zone_id, args.deletion_protection,
             args.kubernetes_version, args.ui_access, tuple(args.ui_allowed_cidrs),
             args.image_registry_mirror) == (

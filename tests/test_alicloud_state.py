@@ -373,8 +373,9 @@ def test_resource_names_fit_oss_rules_for_any_project_and_stack() -> None:
 def test_state_storage_setting_maps_to_args() -> None:
     from types import SimpleNamespace
 
-    from components.alicloud_state import StateStorageArgs, parse_oss_uri, uses_oss
+    from components.alicloud_state import parse_oss_uri, uses_oss
     from components.settings import ConfigError
+    from components.settings_cloud import storage_args
 
     def settings(value: str | None, drop: bool = False) -> Any:
         return SimpleNamespace(project="flink-hologres", stack="prod", state_storage=value,
@@ -382,14 +383,14 @@ def test_state_storage_setting_maps_to_args() -> None:
 
     assert [uses_oss(v) for v in (None, "", "oss", "OSS://b/p", "s3://b/p", "hdfs:///flink")] == [
         True, True, True, True, False, False]
-    created = StateStorageArgs.from_settings(settings("oss", drop=True))
+    created = storage_args(settings("oss", drop=True))
     assert (created.existing_bucket, created.prefix, created.drop_on_destroy) == (None, "flink", True)
     assert created.tags == {"project": "flink-hologres", "stack": "prod", "managed-by": "pulumi"}
-    existing = StateStorageArgs.from_settings(settings("oss://my-bucket/team/flink/"))
+    existing = storage_args(settings("oss://my-bucket/team/flink/"))
     assert (existing.existing_bucket, existing.prefix) == ("my-bucket", "team/flink")
     assert parse_oss_uri("oss://my-bucket") == ("my-bucket", "flink")
     with pytest.raises(ConfigError) as error:
-        StateStorageArgs.from_settings(settings("s3://b/p"))
+        storage_args(settings("s3://b/p"))
     assert error.value.key == "stateStorage"
 
 
@@ -402,9 +403,10 @@ def test_state_storage_setting_maps_to_args() -> None:
 def test_args_refuse_what_the_storage_cannot_do(overrides: dict[str, Any], key: str) -> None:
     from components.alicloud_state import StateStorageArgs
     from components.settings import ConfigError
+    from components.settings_cloud import storage_config_errors
 
-    with pytest.raises(ConfigError) as error:
-        StateStorageArgs(project="p", stack="s", **overrides)
+    with pytest.raises(ConfigError) as error:  # the component's rule, worded for the stack config
+        storage_config_errors(lambda: StateStorageArgs(project="p", stack="s", **overrides))
     assert error.value.key == key
 
 

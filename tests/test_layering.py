@@ -21,9 +21,9 @@ from tests.test_program_flink import KUBECONFIG, SECRETS
 COMPONENTS = REPO_ROOT / "components"
 # Reads the stack config; everything else takes typed arguments. config_commands is a declaration (key names,
 # fix commands; no Pulumi) that providers share with the settings, so it is not part of this layer.
-CONFIG_LAYER = {"settings", "settings_jobs", "settings_state", "config_reader"}
+CONFIG_LAYER = {"settings", "settings_jobs", "settings_cloud", "config_reader"}
 # The REST client: HTTP only (flink_rest_access / flink_rest_auth are its Pulumi glue, flink_rest_proxy a renderer).
-REST_CLIENT = {"flink_rest", "flink_rest_jars", "flink_rest_snapshots", "flink_rest_health"}
+REST_CLIENT = {"flink_rest", "flink_rest_base", "flink_rest_jars", "flink_rest_snapshots", "flink_rest_health"}
 RENDERERS = {"flink_config", "flink_manifests", "flink_metrics", "flink_rest_proxy", "hologres_ddl",
              "hologres_names", "hologres_properties", "hologres_types"}
 PULUMI = ("pulumi", "pulumi_alicloud", "pulumi_kubernetes", "pulumi_random", "pulumi_tls")
@@ -72,6 +72,12 @@ def test_no_module_imports_in_a_cycle() -> None:
     assert cycles == []
 
 
+def test_components_take_typed_arguments_and_never_import_the_config_layer() -> None:
+    offenders = {name: sorted(deps & CONFIG_LAYER) for name, deps in _graph().items()
+                 if name not in CONFIG_LAYER and deps & CONFIG_LAYER}
+    assert offenders == {}
+
+
 def test_the_flink_pieces_know_no_cloud() -> None:
     flink = {name for name in _graph() if name.startswith("flink_")}
     offenders = {name: sorted(d for d in _graph()[name] if d.startswith("alicloud") or d == "<pulumi_alicloud>")
@@ -98,3 +104,11 @@ def test_the_providers_read_the_credentials_the_settings_require() -> None:
     # Without one of them the settings stop the program naming exactly that key.
     cases = [{"config": KUBECONFIG, "secrets": {k: v for k, v in SECRETS.items() if k != key}} for key in keys]
     assert [answer and answer["key"] for answer in settings_errors(cases)] == list(keys)
+
+
+def test_readme_layout_lists_every_module_once() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    layout = readme[readme.index("## Layout"):readme.index("## Tests")]
+    listed = [line.split()[0] for line in layout.splitlines() if line.startswith("components/")]
+    modules = sorted(f"components/{path.name}" for path in COMPONENTS.glob("*.py") if path.stem != "__init__")
+    assert sorted(listed) == modules

@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from components import config_commands
 from tests.harness import REPO_ROOT
 
 # Object-valued keys: Pulumi's project schema has no object type, so Pulumi.yaml documents them in comments.
@@ -15,17 +16,19 @@ OBJECT_KEYS = {"flinkConfig", "jobFlinkConfig", "jobs"}
 # exact command) comes first, not the CLI's "is missing configuration value" / "must be encrypted".
 REQUIRED_KEYS = {"hologresEndpoint", "hologresDatabase", "hologresUser", "hologresPassword"}
 # Where the program reads its config.
-SETTINGS_MODULES = ("settings.py", "settings_jobs.py", "config_reader.py")
+SETTINGS_MODULES = ("settings.py", "settings_jobs.py", "settings_cloud.py", "config_reader.py")
 
 
 def keys_the_program_reads() -> set[str]:
     source = "\n".join((REPO_ROOT / "components" / name).read_text() for name in SETTINGS_MODULES)
     calls = re.findall(r'read\.(?:text|integer|boolean|choice|structured|string_list|secret|required_text)'
                        r'\(\s*"([A-Za-z]+)"', source)
+    # Keys named by a declaration both the settings and the providers use (config_commands).
+    declared_names = {getattr(config_commands, name) for name in re.findall(r"read\.\w+\(\s*([A-Z_]+)\b", source)}
     looped = re.findall(r'for key in \(\s*"([A-Za-z]+)", "([A-Za-z]+)"\)', source)  # e.g. the CPU keys
     single_job = re.search(r"_SINGLE_JOB_KEYS = \{(.*?)\}", source, re.S)
     assert single_job is not None
-    return (set(calls) | {key for pair in looped for key in pair}
+    return (set(calls) | declared_names | {key for pair in looped for key in pair}
             | set(re.findall(r':\s*"([A-Za-z]+)"', single_job.group(1))) | {"kubeconfig"})
 
 
