@@ -55,6 +55,8 @@ OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_
                "effective_upgrade_mode", "restored_from", "savepoints")
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A package-qualified Java class name.
+JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 _URL = re.compile(r"^https?://[^\s/]+")
 
 
@@ -137,61 +139,74 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _whole_at_least(minimum: int) -> Callable[[Any], bool]:
+    return lambda v: _number(v) and int(v) == v and v >= minimum
+
+
+# One rule per job input, (accepts, problem with {value}): the provider's check applies them to its inputs,
+# the settings to the jobs they read (naming the config key, settings_jobs).
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "rest_url": (lambda v: isinstance(v, str) and bool(_URL.match(v)),
+                 "'{value}' is not an http(s):// URL of the Flink REST API"),
+    "jar_path": (lambda v: isinstance(v, str), "must be a path"),
+    "jar_sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)),
+                   "'{value}' is not a lowercase sha256 hex digest"),
+    "job_name": (lambda v: isinstance(v, str) and bool(v.strip()), "must not be blank"),
+    "entry_class": (lambda v: isinstance(v, str) and bool(JAVA_CLASS.match(v)),
+                    "'{value}' is not a Java class name"),
+    "args": (lambda v: isinstance(v, (list, tuple)) and all(isinstance(a, str) for a in v),
+             "must be a list of strings"),
+    "parallelism": (_whole_at_least(1), "'{value}' is not a whole number ≥ 1"),
+    "upgrade_mode": (lambda v: v in UPGRADE_MODES, "'{value}' is not savepoint, last-state or stateless"),
+    "desired_state": (lambda v: v in DESIRED_STATES, "'{value}' is not running or suspended"),
+    **dict.fromkeys(("allow_non_restored_state", "require_checkpoint", "abandon_on_unreachable"),
+                    (lambda v: isinstance(v, bool), "'{value}' is not true or false")),
+    "flink_configuration": (lambda v: isinstance(v, Mapping), "must be a map of Flink options"),
+    **dict.fromkeys(("rest_deadline_seconds", "start_deadline_seconds", "savepoint_deadline_seconds",
+                     "max_checkpoint_age_seconds"),
+                    (lambda v: _number(v) and v > 0, "'{value}' is not a positive number")),
+    "job_stable_seconds": (lambda v: _number(v) and v >= 0, "'{value}' is not a number ≥ 0"),
+    "savepoints_to_keep": (_whole_at_least(1), "'{value}' is not a whole number ≥ 1"),
+}
+REQUIRED = ("rest_url", "jar_path", "jar_sha256", "job_name")
+
+
+def problem(key: str, value: Any) -> str | None:
+    """Why `value` is not a valid input `key` (a known, set value), or None."""
+    accepts, reason = RULES[key]
+    return None if accepts(value) else reason.format(value=value)
+
+
 def validate(props: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(property, reason) for every known input that is wrong; unknown values are accepted."""
     failures: list[tuple[str, str]] = []
-
-    def require(key: str, ok: Callable[[Any], bool], reason: str, *, required: bool = False) -> None:
-        if is_unknown(props.get(key)):
-            return
+    for key in RULES:
         value = props.get(key)
+        if is_unknown(value):
+            continue
         if value is None or value == "":
-            if required:
+            if key in REQUIRED:
                 failures.append((key, "is required"))
-            return
-        if not ok(value):
-            failures.append((key, reason.format(value=value)))
-
-    require("rest_url", lambda v: isinstance(v, str) and bool(_URL.match(v)),
-            "'{value}' is not an http(s):// URL of the Flink REST API", required=True)
-    require("jar_path", lambda v: isinstance(v, str), "must be a path", required=True)
-    require("jar_sha256", lambda v: isinstance(v, str) and bool(_SHA256.match(v)),
-            "'{value}' is not a lowercase sha256 hex digest", required=True)
-    require("job_name", lambda v: isinstance(v, str) and bool(v.strip()), "must not be blank", required=True)
-    require("entry_class", lambda v: isinstance(v, str) and bool(re.match(r"^[\w$.]+$", v)),
-            "'{value}' is not a Java class name")
-    require("args", lambda v: isinstance(v, (list, tuple)) and all(isinstance(a, str) for a in v),
-            "must be a list of strings")
-    require("parallelism", lambda v: _number(v) and int(v) == v and v >= 1, "'{value}' is not a whole number ≥ 1")
-    require("upgrade_mode", lambda v: v in UPGRADE_MODES, "'{value}' is not savepoint, last-state or stateless")
-    require("desired_state", lambda v: v in DESIRED_STATES, "'{value}' is not running or suspended")
-    for key in ("allow_non_restored_state", "require_checkpoint", "abandon_on_unreachable"):
-        require(key, lambda v: isinstance(v, bool), "must be true or false")
-    require("flink_configuration", lambda v: isinstance(v, Mapping), "must be a map of Flink options")
-    for key in ("rest_deadline_seconds", "start_deadline_seconds", "savepoint_deadline_seconds",
-                "max_checkpoint_age_seconds"):
-        require(key, lambda v: _number(v) and v > 0, "'{value}' is not a positive number")
-    require("job_stable_seconds", lambda v: _number(v) and v >= 0, "'{value}' is not a number ≥ 0")
-    require("savepoints_to_keep", lambda v: _number(v) and int(v) == v and v >= 1,
-            "'{value}' is not a whole number ≥ 1")
-    failures.extend(_last_state_failures(props))
+        elif reason := problem(key, value):
+            failures.append((key, reason))
+    failures.extend(("flink_configuration", reason) for reason in
+                    last_state_problems(props.get("upgrade_mode"), props.get("flink_configuration")))
     return failures
 
 
-def _last_state_failures(props: Mapping[str, Any]) -> list[tuple[str, str]]:
+def last_state_problems(upgrade_mode: Any, config: Any) -> list[str]:
     """last-state restores from the newest retained checkpoint: the job must checkpoint and keep them."""
-    config = props.get("flink_configuration")
-    if props.get("upgrade_mode") != "last-state" or is_unknown(config) or not isinstance(config, Mapping):
+    if upgrade_mode != "last-state" or is_unknown(config) or not isinstance(config, Mapping):
         return []
-    failures = []
     if any(is_unknown(v) for v in config.values()):
         return []
+    problems = []
     if str(config.get(RETENTION_KEY, "")).upper() != RETAIN:
-        failures.append(("flink_configuration", f"upgrade_mode last-state needs {RETENTION_KEY}: {RETAIN} "
-                                                "(checkpoints kept when the job is cancelled)"))
+        problems.append(f"upgrade mode last-state needs {RETENTION_KEY}: {RETAIN} (checkpoints kept when the job is "
+                        "cancelled)")
     if not config.get(INTERVAL_KEY):
-        failures.append(("flink_configuration", f"upgrade_mode last-state needs {INTERVAL_KEY} (e.g. 30 s)"))
-    return failures
+        problems.append(f"upgrade mode last-state needs {INTERVAL_KEY} (e.g. 30 s)")
+    return problems
 
 
 def spec_from(props: Mapping[str, Any]) -> JobSpec:

@@ -1,9 +1,11 @@
 """Typed, validated settings from the stack configuration.
 
-Everything the program needs is read and checked here, before any resource is declared. A bad
-value stops the program with one line that names the config key and the fix (`ConfigError` is a
-`pulumi.RunError`, which the CLI prints without a stack trace); every fix is a command that runs as
-printed (`components.config_commands`). Keys this project does not declare are typos, and stop it too.
+Everything the program needs is read and checked before any resource is declared: here (Flink, Hologres,
+metrics, security, the top-level keys), in settings_jobs (the jobs) and settings_cloud (target ack: the
+cluster's and the state storage's arguments, checked by those components' own rules). A bad value stops
+the program with one line that names the config key and the fix (`ConfigError` is a `pulumi.RunError`,
+which the CLI prints without a stack trace); every fix is a command that runs as printed
+(`components.config_commands`). Keys this project does not declare are typos, and stop it too.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components import flink_config
+from components import flink_config, flink_job_spec
 from components.config_commands import JOB_FIELDS, config_rm, config_set, default_text, path
 from components.config_reader import ConfigError, _Reader, _unknown
 from components.flink_job import FlinkJobArgs
@@ -26,11 +26,10 @@ from components.flink_session_cluster import FlinkSessionCluster
 from components.unknowns import unknown_in_preview
 
 DEFAULT_ENTRY_CLASS = "io.hologres.flink.example.HologresSinkExample"
-UpgradeMode = Literal["savepoint", "last-state", "stateless"]
-UPGRADE_MODES = ("savepoint", "last-state", "stateless")
+UpgradeMode = flink_job_spec.UpgradeMode
+UPGRADE_MODES = flink_job_spec.UPGRADE_MODES
 
 _JOB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$")
-_JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 
 
 @dataclass(frozen=True)
@@ -75,36 +74,34 @@ _SINGLE_JOB_KEYS = {"jar": "jobJar", "entryClass": "jobEntryClass", "args": "job
                     "maxCheckpointAgeSeconds": "jobMaxCheckpointAgeSeconds",
                     "savepointsToKeep": "jobSavepointsToKeep", "abandonOnUnreachable": "jobAbandonOnUnreachable",
                     "initialSavepointPath": "jobInitialSavepointPath"}
-# Read from the released flink-dist jars of 1.18.1, 1.20.3 and 2.2.0 (CheckpointingOptions /
-# ExecutionCheckpointingOptions): the same keys in all three (see components/flink_job_spec.py).
-_CHECKPOINT_RETENTION = "execution.checkpointing.externalized-checkpoint-retention"
-_CHECKPOINT_INTERVAL = "execution.checkpointing.interval"
+# The checkpoint directory option of each Flink version (flink_config.state_options).
 _CHECKPOINT_DIRS = ("state.checkpoints.dir", "execution.checkpointing.dir")
 
 
-def _whole(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str, default: int, minimum: int) -> int:
+def _checked(key_of: Callable[[str], str], field_: str, value: Any, fix: str) -> Any:
+    """`value` for the job field `field_`, by the FlinkJob's own rule for it (flink_job_spec.RULES)."""
+    if problem := flink_job_spec.problem(_SPEC_KEYS[field_], value):
+        raise ConfigError(key_of(field_), problem, fix)
+    return value
+
+
+def _whole(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str, default: int) -> int:
     value = raw.get(field_)
     value = default if value is None or value == "" else value
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ConfigError(key_of(field_), f"'{value}' is not a whole number ≥ {minimum}",
-                          config_set(key_of(field_), str(max(default, minimum))))
-    return value
+    fix = config_set(key_of(field_), str(default))
+    if not isinstance(value, int) or isinstance(value, bool):  # config numbers are whole (Pulumi.yaml)
+        raise ConfigError(key_of(field_), f"'{value}' is not a whole number", fix)
+    return _checked(key_of, field_, value, fix)
 
 
 def _flag(raw: Mapping[str, Any], key_of: Callable[[str], str], field_: str) -> bool:
-    value = raw.get(field_, False)
-    if not isinstance(value, bool):
-        raise ConfigError(key_of(field_), f"'{value}' is not true or false", config_set(key_of(field_), "true"))
-    return value
+    return _checked(key_of, field_, raw.get(field_, False), config_set(key_of(field_), "true"))
 
 
 def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str | None,
                flink_options: dict[str, str], location_known: bool) -> dict[str, Any]:
     """Suspend, health gate, retention, abandon opt-in, and the checkpointing last-state needs."""
-    state = raw.get("state") or "running"
-    if state not in ("running", "suspended"):
-        raise ConfigError(key_of("state"), f"'{state}' is not running or suspended",
-                          config_set(key_of("state"), "suspended"))
+    state = _checked(key_of, "state", raw.get("state") or "running", config_set(key_of("state"), "suspended"))
     if mode == "last-state":
         if not location_known and not any(flink_options.get(k) for k in _CHECKPOINT_DIRS):
             raise ConfigError(key_of("upgradeMode"), "last-state restores from retained checkpoints, and no "
@@ -114,18 +111,28 @@ def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str |
         if not re.match(r"^\d+\s*(ms|s|min|h)?$", interval):
             raise ConfigError(key_of("checkpointInterval"), f"'{interval}' is not a duration such as 30 s",
                               config_set(key_of("checkpointInterval"), "30 s"))
-        flink_options.setdefault(_CHECKPOINT_INTERVAL, interval)
-        retention = flink_options.setdefault(_CHECKPOINT_RETENTION, "RETAIN_ON_CANCELLATION")
-        if retention != "RETAIN_ON_CANCELLATION":
-            raise ConfigError(key_of("flinkConfig"), f"last-state needs {_CHECKPOINT_RETENTION} "
-                              f"RETAIN_ON_CANCELLATION, not {retention}",
-                              config_rm(path(key_of("flinkConfig"), _CHECKPOINT_RETENTION)))
-    return {"state": state, "stable_seconds": _whole(raw, key_of, "stableSeconds", 5, 0),
+        # What last-state needs, unless the job's flinkConfig says otherwise (the FlinkJob's rule judges it).
+        flink_options.setdefault(flink_job_spec.INTERVAL_KEY, interval)
+        flink_options.setdefault(flink_job_spec.RETENTION_KEY, flink_job_spec.RETAIN)
+        problems = flink_job_spec.last_state_problems(mode, flink_options)  # only the retention can be wrong
+        if problems:
+            raise ConfigError(key_of("flinkConfig"), problems[0],
+                              config_rm(path(key_of("flinkConfig"), flink_job_spec.RETENTION_KEY)))
+    return {"state": state, "stable_seconds": _whole(raw, key_of, "stableSeconds", 5),
             "require_checkpoint": _flag(raw, key_of, "requireCheckpoint"),
-            "max_checkpoint_age_seconds": _whole(raw, key_of, "maxCheckpointAgeSeconds", 600, 1),
-            "savepoints_to_keep": _whole(raw, key_of, "savepointsToKeep", 5, 1),
+            "max_checkpoint_age_seconds": _whole(raw, key_of, "maxCheckpointAgeSeconds", 600),
+            "savepoints_to_keep": _whole(raw, key_of, "savepointsToKeep", 5),
             "abandon_on_unreachable": _flag(raw, key_of, "abandonOnUnreachable"),
             "initial_savepoint_path": str(raw["initialSavepointPath"]) if raw.get("initialSavepointPath") else None}
+
+
+# A job field (config) → the FlinkJob input its rule is for.
+_SPEC_KEYS = {"entryClass": "entry_class", "args": "args", "parallelism": "parallelism",
+              "upgradeMode": "upgrade_mode", "state": "desired_state",
+              "allowNonRestoredState": "allow_non_restored_state",
+              "requireCheckpoint": "require_checkpoint", "abandonOnUnreachable": "abandon_on_unreachable",
+              "flinkConfig": "flink_configuration", "stableSeconds": "job_stable_seconds",
+              "maxCheckpointAgeSeconds": "max_checkpoint_age_seconds", "savepointsToKeep": "savepoints_to_keep"}
 
 
 def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], default_parallelism: int,
@@ -141,39 +148,32 @@ def _job(raw: Mapping[str, Any], name: str, key_of: Callable[[str], str], defaul
         # A preview (e.g. in CI, where nothing is built) still shows everything else.
         warnings.append(f"config '{key_of('jar')}': {problem}; previewing job '{name}' with an unknown jar "
                         "hash (a possible update); `pulumi up` needs the jar")
-    entry_class = str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS)
-    if not _JAVA_CLASS.match(entry_class):
-        raise ConfigError(key_of("entryClass"), f"'{entry_class}' is not a Java class name",
-                          config_set(key_of("entryClass"), note="asks for the class, e.g. com.example.Main"))
+    entry_class = _checked(key_of, "entryClass", str(raw.get("entryClass") or DEFAULT_ENTRY_CLASS),
+                           config_set(key_of("entryClass"), note="asks for the class, e.g. com.example.Main"))
     args = raw.get("args") or []
-    if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) for a in args):
-        raise ConfigError(key_of("args"), "must be a list of strings",
-                          f"{config_rm(key_of('args'))} && {config_set(path(key_of('args'), 0), '--rows')}")
+    if isinstance(args, list) and all(isinstance(a, (str, int, float)) for a in args):
+        args = [str(a) for a in args]  # a number typed into the config is still an argument
+    _checked(key_of, "args", args, f"{config_rm(key_of('args'))} && {config_set(path(key_of('args'), 0), '--rows')}")
     parallelism = raw.get("parallelism") or default_parallelism
-    if not isinstance(parallelism, int) or isinstance(parallelism, bool) or parallelism < 1:
-        raise ConfigError(key_of("parallelism"), f"'{parallelism}' is not a whole number ≥ 1",
-                          config_set(key_of("parallelism"), "2"))
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int):
+        parallelism = str(parallelism)  # config numbers are whole: 2.0 is not one
+    _checked(key_of, "parallelism", parallelism, config_set(key_of("parallelism"), "2"))
     mode = raw.get("upgradeMode") or None
-    if mode not in (None, *UPGRADE_MODES):
-        raise ConfigError(key_of("upgradeMode"), f"'{mode}' is not savepoint, last-state or stateless",
-                          config_set(key_of("upgradeMode"), "savepoint"))
+    if mode is not None:
+        _checked(key_of, "upgradeMode", mode, config_set(key_of("upgradeMode"), "savepoint"))
     savepoint_dir = raw.get("savepointDir") or None
     if savepoint_dir and "://" not in str(savepoint_dir) and not str(savepoint_dir).startswith("/"):
         raise ConfigError(key_of("savepointDir"), f"'{savepoint_dir}' is not a URI every Flink pod can reach",
                           config_set(key_of("savepointDir"), note="e.g. oss://<bucket>/flink/savepoints"))
-    allow = raw.get("allowNonRestoredState", False)
-    if not isinstance(allow, bool):
-        raise ConfigError(key_of("allowNonRestoredState"), f"'{allow}' is not true or false",
-                          config_set(key_of("allowNonRestoredState"), "false"))
-    flink_options = raw.get("flinkConfig") or {}
-    if not isinstance(flink_options, dict):
-        raise ConfigError(key_of("flinkConfig"), "must be a map of Flink options",
-                          f"{config_rm(key_of('flinkConfig'))} && "
-                          f"{config_set(path(key_of('flinkConfig'), 'pipeline.name'), 'orders')}")
+    allow = _checked(key_of, "allowNonRestoredState", raw.get("allowNonRestoredState", False),
+                     config_set(key_of("allowNonRestoredState"), "false"))
+    flink_options = _checked(key_of, "flinkConfig", raw.get("flinkConfig") or {},
+                             f"{config_rm(key_of('flinkConfig'))} && "
+                             f"{config_set(path(key_of('flinkConfig'), 'pipeline.name'), 'orders')}")
     options = {str(k): str(v) for k, v in flink_options.items()}
     lifecycle = _lifecycle(raw, key_of, mode, options, location_known)
     return JobSettings(name=name, jar=str(jar) if jar else None, entry_class=entry_class,
-                       args=[str(a) for a in args], parallelism=parallelism, upgrade_mode=mode,
+                       args=args, parallelism=parallelism, upgrade_mode=mode,
                        savepoint_dir=savepoint_dir, allow_non_restored_state=allow,
                        flink_config=options, **lifecycle,
                        jar_missing=jar_missing, secret_args=secret.get("args", False),
@@ -243,7 +243,7 @@ def _jobs(read: _Reader, default_parallelism: int, warnings: list[str]) -> list[
         "savepointDir": read.text("savepointDir"),
         "allowNonRestoredState": read.boolean("jobAllowNonRestoredState", False),
         "flinkConfig": read.structured("jobFlinkConfig", dict, {}, '["pipeline.name"] orders'),
-        "state": read.choice("jobState", ("running", "suspended"), "running"),
+        "state": read.choice("jobState", flink_job_spec.DESIRED_STATES, "running"),
         "stableSeconds": read.integer("jobStableSeconds", 5, minimum=0),
         "requireCheckpoint": read.boolean("jobRequireCheckpoint", False),
         "checkpointInterval": read.text("jobCheckpointInterval", "30 s"),
