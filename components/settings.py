@@ -14,7 +14,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pulumi
 
@@ -22,6 +22,7 @@ from components import flink_config, flink_metrics, flink_rest_proxy, hologres_n
 from components.alicloud_cluster import ClusterProfile, ServerlessClusterArgs, UiAccess  # noqa: F401 - re-exported
 from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER, config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
+from components.flink_session_cluster import ServiceType
 from components.settings_cloud import (
     AlicloudSettings,
     StateDecision,
@@ -51,7 +52,7 @@ class FlinkSettings:
     java_version: int
     size: flink_config.ClusterSize
     extra_config: Mapping[str, Any]
-    rest_service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"]
+    rest_service_type: ServiceType
     rest_node_port: int | None = None  # REST_NODE_PORT for a NodePort Service
 
 
@@ -182,7 +183,7 @@ def _flink(read: _Reader, target: Target) -> tuple[FlinkSettings, list[str]]:
                           + "  # then use " + ", ".join(_RESERVED_FLINK_KEYS[k] for k in reserved))
     # Serverless pods have no NodePort; the cloud layer puts an SLB in front instead.
     default_type = "LoadBalancer" if target == "ack" else "ClusterIP"
-    service_type = read.choice("restServiceType", ("ClusterIP", "NodePort", "LoadBalancer"), default_type)
+    service_type = read.choice("restServiceType", get_args(ServiceType), default_type)
     if target == "ack" and service_type == "NodePort":
         raise ConfigError("restServiceType", "NodePort does not exist for serverless (ECI) pods",
                           config_rm("restServiceType", note="target ack binds the REST Service to an SLB"))
