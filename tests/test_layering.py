@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 from components import config_commands
 from components.hologres_table import HologresTableProvider
 from components.hologres_writer import HologresWriterProvider
@@ -112,3 +114,25 @@ def test_readme_layout_lists_every_module_once() -> None:
     listed = [line.split()[0] for line in layout.splitlines() if line.startswith("components/")]
     modules = sorted(f"components/{path.name}" for path in COMPONENTS.glob("*.py") if path.stem != "__init__")
     assert sorted(listed) == modules
+
+
+def test_a_component_reused_without_the_settings_refuses_in_its_own_terms() -> None:
+    """The rule lives in the component: without this program's settings the same refusal names the argument;
+    through the settings it names the config key and a fix (settings_cloud)."""
+    from components.alicloud_cluster import ServerlessClusterArgs
+    from components.arguments import ArgumentError
+    from components.config_reader import ConfigError
+    from components.settings_cloud import cluster_config_errors
+
+    def build() -> ServerlessClusterArgs:
+        return ServerlessClusterArgs(project="p", stack="s", ui_access="internet", ui_allowed_cidrs=["2001:db8::/32"])
+
+    with pytest.raises(ArgumentError) as refused:
+        build()
+    assert str(refused.value) == "ui_allowed_cidrs[0]: 2001:db8::/32 is IPv6, but the CLB and its ACL are IPv4"
+    with pytest.raises(ConfigError) as worded:
+        cluster_config_errors(build)
+    assert str(worded.value).startswith("config 'uiAllowedCidrs[0]': 2001:db8::/32 is IPv6, but the CLB and its ACL "
+                                        "are IPv4. Fix: pulumi config set --path 'uiAllowedCidrs[0]' 203.0.113.0/24")
+    with pytest.raises(ArgumentError, match=r"^vswitch_ids: an existing network needs both vpc_id and vswitch_ids$"):
+        ServerlessClusterArgs(project="p", stack="s", vpc_id="vpc-1")
