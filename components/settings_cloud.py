@@ -24,7 +24,6 @@ from components.config_reader import PROJECT, ConfigError, _Reader, _validated
 from components.flink_state import DurableState
 
 T = TypeVar("T")
-Target = str  # "ack" | "kubeconfig" (settings.Target)
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def read_alicloud(read: _Reader, stack: str) -> AlicloudSettings:
 StateDecision = StateStorageArgs | DurableState | None
 
 
-def read_state_storage(read: _Reader, target: Target) -> tuple[str | None, list[str]]:
+def read_state_storage(read: _Reader, target: str) -> tuple[str | None, list[str]]:
     """`stateStorage` as given: a URI, "oss" (a bucket the program creates; ack), or None."""
     value = read.text("stateStorage", "oss" if target == "ack" else None)
     if value is None:
