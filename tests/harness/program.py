@@ -1,7 +1,8 @@
 """Run the Pulumi program (`__main__.py`) under the Pulumi SDK's own mocks, in a fresh process.
 
-Pulumi keeps its runtime in process-global state, so each run is a subprocess
-(`python -m tests.harness.program`). Configuration is layered the way the CLI layers it:
+Pulumi keeps its runtime in process-global state, so each run is a process of its own
+(`python -m tests.harness.program`, forked from a server that imported the SDK once: prefork.py).
+Configuration is layered the way the CLI layers it:
 the defaults of `Pulumi.yaml`'s `config:` block, then `Pulumi.<stack>.yaml`, then the test's
 overrides; secrets are passed as secret config. Before the program runs, the layered config goes
 through the CLI's own validation against `Pulumi.yaml` (`cli_config_error`), so a test sees what a
@@ -17,7 +18,6 @@ import logging
 import os
 import re
 import runpy
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from tests.harness import REPO_ROOT
+from tests.harness import REPO_ROOT, prefork
 
 PROJECT = "flink-hologres"
 # Pulumi's wire markers: a secret is {SECRET_SIG: SECRET_VALUE, "value": …}; UNKNOWN is a preview value.
@@ -247,8 +247,8 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
     request = {"stack": stack, "preview": preview, "config": plain, "secrets": secrets,
                "invokes": dict(invokes or {})}
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tests.harness.program"], input=json.dumps(request),
-                            capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
+    result = prefork.run_module("tests.harness.program", input=json.dumps(request), env=env, cwd=REPO_ROOT,
+                                timeout=timeout)
     marker = "@@PROGRAM-RUN@@"
     lines = [line for line in result.stdout.splitlines() if line.startswith(marker)]
     if not lines:
@@ -388,9 +388,8 @@ def settings_errors(cases: list[dict[str, Any]], timeout: float = 120) -> list[d
             plain.pop(key, None)
         requests.append({"config": plain, "secrets": secrets, "preview": bool(case.get("preview"))})
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tests.harness.program", "--settings"],
-                            input=json.dumps(requests), capture_output=True, text=True, timeout=timeout,
-                            cwd=REPO_ROOT, env=env, check=False)
+    result = prefork.run_module("tests.harness.program", "--settings", input=json.dumps(requests), env=env,
+                                cwd=REPO_ROOT, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"settings runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return list(json.loads(result.stdout.splitlines()[-1]))
