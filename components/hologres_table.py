@@ -450,6 +450,11 @@ def _on_destroy(drop: bool, version: HologresVersion | None) -> str:
     return "drop the table (DROP TABLE … RESTRICT)"
 
 
+def identity_of(schema: str, table: str, generation: str) -> str:
+    """What changes exactly when the table is rebuilt: its name and the generation of its creation."""
+    return f"{schema}.{table}@{generation}"
+
+
 # --- the resource ----------------------------------------------------------------------------------
 
 
@@ -519,7 +524,7 @@ class HologresTable(dyn.Resource, module="hologres", name="Table"):
         # drops the table and starts it after (pulumi/pulumi pkg/resource/deploy/step_generator.go at
         # 1b5949891b3c, calculateDependentReplacements; see FlinkJob's diff).
         self.identity: pulumi.Output[str] = pulumi.Output.all(self.schema_name, self.table_name, self.generation).apply(
-            lambda parts: f"{parts[0]}.{parts[1]}@{parts[2]}")
+            lambda parts: identity_of(*parts))
 
     def translate_input_property(self, prop: str) -> str:
         return _ENGINE_NAMES.get(prop, prop)
