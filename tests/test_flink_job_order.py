@@ -22,7 +22,7 @@ from tests.harness.flink import FlinkCluster
 from tests.harness.flink_jobs import SEQUENCE_WRITER, SHARED_SLOTS, SharedClusters, cancel_all_jobs, sequence_jar
 from tests.harness.hologres_tables import engine_as, table_exists, table_inputs
 from tests.harness.postgres import PostgresServer
-from tests.harness.provider_host import ProviderHost, resource_inputs
+from tests.harness.provider_host import UNKNOWN, ProviderHost, resource_inputs
 from tests.test_flink_job import counting_v1, counts, live_state, wait_for_counts
 
 pytestmark = pytest.mark.flink
@@ -72,6 +72,21 @@ def _max_seq(postgres: PostgresServer, database: str, table: str) -> int:
             return int(cur.fetchone()[0])
     finally:
         conn.close()
+
+
+def test_only_a_changed_or_unknown_sink_identity_replaces_the_job(provider_host: ProviderHost) -> None:
+    """The job's diff (no Flink is called): the first identity a job gets (a stack from before it) only
+    updates the state; a new or unknown one (the engine's dependent-replacement question) is a replace."""
+    news = resource_inputs(FlinkJobProvider(), FlinkJobArgs(
+        rest_url="http://127.0.0.1:9", jar_path="job.jar", jar_sha256="0" * 64, job_name="j",
+        sink_identity="public.t@1").props(default_job_name="j"))
+    olds = {**news, "job_id": "0" * 32, "state": "RUNNING"}
+    first = provider_host.diff("j", {**olds, "sink_identity": None}, news)
+    assert first.changes == "some" and first.replaces == []
+    for value in ("public.t@2", UNKNOWN):
+        rebuilt = provider_host.diff("j", olds, {**news, "sink_identity": value})
+        assert rebuilt.replaces == ["sink_identity"] and rebuilt.delete_before_replace
+    assert provider_host.diff("j", olds, news).changes == "none"
 
 
 @pytest.mark.parametrize("wired", [False, True], ids=["dependsOn-only", "sink-identity"])
