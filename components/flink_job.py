@@ -147,8 +147,9 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         # the identity unknown and, on "replace", deletes the job (stop with savepoint) before the DROP and
         # creates it after, which restores it from that savepoint (pulumi/pulumi step_generator.go at
         # 1b5949891b3c: calculateDependentReplacements, 3268-3411; the re-creation, 1482-1505). A first
-        # identity (none recorded yet) only updates the state.
-        if SINK_KEY in differs and olds.get(SINK_KEY):
+        # identity (none recorded yet), or a job that runs nothing (suspended, vanished: its recorded
+        # snapshot must survive), only updates the state.
+        if SINK_KEY in differs and olds.get(SINK_KEY) and olds.get("state") not in (SUSPENDED, VANISHED):
             replaces.append(SINK_KEY)
         # An unhealthy job recorded by refresh (restarts, stale checkpoints) is drift, which `up` re-baselines.
         return dynamic.DiffResult(changes=bool(differs) or restorable or drifted(olds), replaces=replaces,

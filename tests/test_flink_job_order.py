@@ -76,7 +76,8 @@ def _max_seq(postgres: PostgresServer, database: str, table: str) -> int:
 
 def test_only_a_changed_or_unknown_sink_identity_replaces_the_job(provider_host: ProviderHost) -> None:
     """The job's diff (no Flink is called): the first identity a job gets (a stack from before it) only
-    updates the state; a new or unknown one (the engine's dependent-replacement question) is a replace."""
+    updates the state; a new or unknown one (the engine's dependent-replacement question) is a replace,
+    unless the job runs nothing."""
     news = resource_inputs(FlinkJobProvider(), FlinkJobArgs(
         rest_url="http://127.0.0.1:9", jar_path="job.jar", jar_sha256="0" * 64, job_name="j",
         sink_identity="public.t@1").props(default_job_name="j"))
@@ -87,6 +88,9 @@ def test_only_a_changed_or_unknown_sink_identity_replaces_the_job(provider_host:
         rebuilt = provider_host.diff("j", olds, {**news, "sink_identity": value})
         assert rebuilt.replaces == ["sink_identity"] and rebuilt.delete_before_replace
     assert provider_host.diff("j", olds, news).changes == "none"
+    # Nothing runs against the table while suspended: the job keeps its snapshot and resumes into the new one.
+    suspended = provider_host.diff("j", {**olds, "state": "SUSPENDED"}, {**news, "sink_identity": UNKNOWN})
+    assert suspended.changes == "some" and suspended.replaces == []
 
 
 @pytest.mark.parametrize("wired", [False, True], ids=["dependsOn-only", "sink-identity"])
