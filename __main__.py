@@ -183,6 +183,9 @@ for job in (j for j in settings.jobs if j.jar):
             # What replaces the JobManager (its config; the cluster's namespace): a change makes the job
             # check it survived, or resubmit it from its last snapshot, in the same `up`.
             cluster_revision=flink.revision,
+            # The table it writes into, as a property dependency: a rebuild the user allowed stops the job
+            # before the DROP and restarts it from its savepoint after.
+            sink_identity=table.identity,
             **(rest_auth.access() if rest_auth is not None else {}),
         ),
         opts=pulumi.ResourceOptions(depends_on=[flink, table]),

@@ -245,7 +245,7 @@ class FlinkSessionCluster(pulumi.ComponentResource):
                 rest_url=ready_url, namespace=self.namespace,
                 jobmanager_deployment=names.jobmanager, taskmanager_deployment=names.taskmanager,
                 expected_taskmanagers=size.task_managers, expected_slots=size.total_slots,
-                config_checksum=checksum, deadline_seconds=args.ready_deadline_seconds,
+                config_checksum=checksum, cluster_revision=self.revision, deadline_seconds=args.ready_deadline_seconds,
                 **(rest_auth.access() if rest_auth is not None else {}),
             ), opts=pulumi.ResourceOptions(parent=self, depends_on=[jobmanager, taskmanager, jobmanager_service,
                                                                     rest_service]))

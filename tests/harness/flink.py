@@ -215,18 +215,20 @@ class FlinkCluster:
         slots = int(options.get("taskmanager.numberOfTaskSlots", 1))
         self.wait_for_slots(self.taskmanagers * slots)
 
-    def restart(self) -> None:
+    def restart(self, *, wait: bool = True, with_taskmanagers: bool = True) -> None:
         """Kill every process and start them again on the same ports: a JobManager (and TaskManager)
-        restart, which without HA forgets every job."""
+        restart, which without HA forgets every job. `wait=False` returns while they boot (a pod roll in
+        progress); `with_taskmanagers=False` starts only the JobManager (start_taskmanager later)."""
         for process in self.processes:
             process.kill()
             process.wait()
         self.processes.clear()
         self._start_jobmanager()
-        for index in range(self.taskmanagers):
+        for index in range(self.taskmanagers if with_taskmanagers else 0):
             self.start_taskmanager(index)
-        slots = int(read_config_file(self.files).get("taskmanager.numberOfTaskSlots", 1))
-        self.wait_for_slots(self.taskmanagers * slots)
+        if wait:
+            slots = int(read_config_file(self.files).get("taskmanager.numberOfTaskSlots", 1))
+            self.wait_for_slots(self.taskmanagers * slots)
 
     def stop(self) -> None:
         for process in self.processes:

@@ -44,6 +44,8 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
+    # Input property → the URNs its value came from (what the engine's dependent replacements follow).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
@@ -302,6 +304,7 @@ def _child() -> None:
                     "parent": req.parent, "provider": req.provider, "custom": req.custom,
                     "inputs": json_format.MessageToDict(req.object),
                     "dependencies": list(req.dependencies),
+                    "property_dependencies": {key: list(deps.urns) for key, deps in req.propertyDependencies.items()},
                     "outputs": json_format.MessageToDict(response.object),
                     "additional_secret_outputs": list(req.additionalSecretOutputs),
                     "replacement_trigger": (json_format.MessageToDict(req.replacement_trigger)
