@@ -87,10 +87,10 @@ if rest_auth is not None:
     flink_rest_url = flink_rest_url.apply(https_url)
 
 # 5. The job(s), each its own resource: adding or removing one leaves the others running. They depend on the
-#    cluster and the table, so destroy stops them first.
+#    cluster and the table, so destroy stops them first; the table's identity makes a rebuild restart them.
 jobs = {job.name: FlinkJob(f"job-{job.name}", job_args(job, cluster=flink, rest_url=flink_rest_url,
-                                                       deadlines=settings.job_deadlines, project=settings.project,
-                                                       stack=settings.stack),
+                                                       sink_identity=table.identity, deadlines=settings.job_deadlines,
+                                                       project=settings.project, stack=settings.stack),
                            opts=pulumi.ResourceOptions(depends_on=[flink, table]))
         for job in settings.jobs if job.jar}
 

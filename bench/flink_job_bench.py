@@ -194,7 +194,7 @@ def main() -> None:
     ))
     jar = compile_jobs_jar(options.version)
     with tempfile.TemporaryDirectory(prefix="flink-bench-") as work, \
-            FlinkCluster(version=options.version, files=files, taskmanagers=1) as cluster:
+            FlinkCluster(version=options.version, files=files, taskmanagers=1, fast_start=False) as cluster:
         client = FlinkRestClient(cluster.rest_url)
         uploads = [bench_upload(client, int(size), options.runs) for size in options.sizes.split(",")]
         submit = bench_submit(cluster.rest_url, jar, Path(work), options.runs)

@@ -126,7 +126,7 @@ def main() -> None:
     host = ProviderHost.start()
     try:
         with tempfile.TemporaryDirectory(prefix="lifecycle-bench-") as work, FlinkCluster(
-                version=options.version, files=files, taskmanagers=1) as cluster:
+                version=options.version, files=files, taskmanagers=1, fast_start=False) as cluster:
             engine = Engine(host)
             for state_bytes in (KEYS * 64, options.state_mb * 2**20):
                 for mode in MODES:

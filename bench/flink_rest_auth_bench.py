@@ -89,7 +89,7 @@ def main() -> None:
         task_slots=1, jobmanager_process_memory="1024m", taskmanager_process_memory="1280m", default_parallelism=1,
         extra={"rest.server.max-content-length": 2147483647, **flink_options()}))
     with tempfile.TemporaryDirectory(prefix="rest-auth-bench-") as work, \
-            FlinkCluster(version=options.version, files=files, taskmanagers=1) as cluster, \
+            FlinkCluster(version=options.version, files=files, taskmanagers=1, fast_start=False) as cluster, \
             RestProxyServer(upstream_port=cluster.rest_port, user=USER, password=PASSWORD) as gate:
         ca_file = Path(work) / "ca.pem"
         ca_file.write_text(gate.ca_pem)

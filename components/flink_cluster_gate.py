@@ -6,8 +6,10 @@ asks Flink itself (GET /overview) until every expected TaskManager has registere
 and otherwise fails `up` with one line that says how many came and where to look. It needs no job.
 
 In `preview` its inputs may be unknown: check and diff accept them and nothing waits. Its inputs hold
-the config checksum, so a cluster roll (new pods) re-runs the wait. The provider class is pickled by
-reference: this module keeps its path and imports without side effects.
+the config checksum and the cluster revision the jobs carry, so a cluster roll (new pods) re-runs the
+wait, and, since every job depends on this gate, before any job's update in the same `up`: a job is
+never upgraded while its JobManager is being replaced (the Operator's open FLINK-39165). The provider
+class is pickled by reference: this module keeps its path and imports without side effects.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ DEFAULT_DEADLINE_S = 300.0
 POLL_INTERVAL_S = 1.0
 REQUEST_TIMEOUT_S = 5.0
 INPUT_KEYS = ("rest_url", "namespace", "jobmanager_deployment", "taskmanager_deployment",
-              "expected_taskmanagers", "expected_slots", "config_checksum", "deadline_seconds",
+              "expected_taskmanagers", "expected_slots", "config_checksum", "cluster_revision", "deadline_seconds",
               *flink_rest_access.ACCESS_KEYS)
 OUTPUT_KEYS = ("taskmanagers", "slots_total", "flink_version")
 
@@ -125,6 +127,9 @@ class ClusterReadyArgs:
     expected_taskmanagers: int
     expected_slots: int
     config_checksum: pulumi.Input[str]
+    # What the jobs carry as theirs (FlinkSessionCluster.revision): every change that makes the jobs check
+    # or resubmit themselves re-runs this wait first, as each job depends on this gate.
+    cluster_revision: pulumi.Input[str] | None = None
     deadline_seconds: float = DEFAULT_DEADLINE_S
     # The authenticating REST proxy's pinned CA and basic auth, when the cluster has one.
     rest_ca_pem: pulumi.Input[str] | None = None

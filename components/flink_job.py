@@ -39,6 +39,7 @@ from components.flink_job_spec import (
     JOB_KEYS,
     OUTPUT_KEYS,
     REPLACE_KEYS,
+    SINK_KEY,
     FlinkJobError,
     JobSpec,
     changed,
@@ -54,6 +55,7 @@ from components.flink_job_upgrade import (
     current_job,
     deploy,
     iso,
+    predecessor_savepoint,
     roll_back,
     take_snapshot,
 )
@@ -141,6 +143,14 @@ class FlinkJobProvider(dynamic.ResourceProvider):
         # A new identity is a new job. Delete before replace: created first, it would adopt the running job
         # (same derived id) and the old resource's delete would then stop it.
         replaces = [key for key in REPLACE_KEYS if key in differs]
+        # The sink table is rebuilt: when the engine replaces the table delete-first, it asks this diff with
+        # the identity unknown and, on "replace", deletes the job (stop with savepoint) before the DROP and
+        # creates it after, which restores it from that savepoint (pulumi/pulumi step_generator.go at
+        # 1b5949891b3c: calculateDependentReplacements, 3268-3411; the re-creation, 1482-1505). A first
+        # identity (none recorded yet), or a job that runs nothing (suspended, vanished: its recorded
+        # snapshot must survive), only updates the state.
+        if SINK_KEY in differs and olds.get(SINK_KEY) and olds.get("state") not in (SUSPENDED, VANISHED):
+            replaces.append(SINK_KEY)
         # An unhealthy job recorded by refresh (restarts, stale checkpoints) is drift, which `up` re-baselines.
         return dynamic.DiffResult(changes=bool(differs) or restorable or drifted(olds), replaces=replaces,
                                   delete_before_replace=True)
@@ -158,7 +168,9 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                                                  "job_ui_url": spec.ui_link(job_id)})
         with _client(spec, props) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
-            outs = deploy(client, spec, restore_from=spec.initial_savepoint_path)
+            # A replacement (table rebuild, `up --replace`) resumes from the savepoint its delete just took.
+            restore_from = predecessor_savepoint(client, spec) or spec.initial_savepoint_path
+            outs = deploy(client, spec, restore_from=restore_from)
             outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True, just_started=True))
         return dynamic.CreateResult(outs["job_id"], {**props, **outs, "savepoints": []})
 
@@ -340,6 +352,9 @@ class FlinkJobArgs:
     # Changes whenever the session cluster's JobManager is replaced (config checksum, Secret, cluster id):
     # an update then checks that the job survived, or resubmits it from its last snapshot.
     cluster_revision: pulumi.Input[str] | None = None
+    # The sink table's identity (HologresTable.identity): a rebuilt table stops the job first and restarts
+    # it from its savepoint after.
+    sink_identity: pulumi.Input[str] | None = None
     # The REST proxy's CA (pinned) and basic-auth user/password (a secret), when the cluster has one.
     rest_ca_pem: pulumi.Input[str] | None = None
     rest_user: pulumi.Input[str] | None = None

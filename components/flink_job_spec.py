@@ -42,7 +42,10 @@ MAX_JOB_ID_ATTEMPTS = 64
 JOB_KEYS = ("jar_sha256", "entry_class", "args", "parallelism", "flink_configuration")
 # Inputs the cluster's own revision invalidates: a change means "the JobManager may have been replaced".
 CLUSTER_KEYS = ("cluster_revision",)
-INPUT_KEYS = JOB_KEYS + CLUSTER_KEYS + (
+# The identity of the table the job writes into ("schema.table@generation"): a rebuilt table is a replacement
+# of the job, so the engine stops it before the DROP and starts it after (see FlinkJobProvider.diff).
+SINK_KEY = "sink_identity"
+INPUT_KEYS = JOB_KEYS + CLUSTER_KEYS + (SINK_KEY,) + (
     "rest_url", "jar_path", "upgrade_mode", "savepoint_dir", "allow_non_restored_state", "job_name",
     "initial_savepoint_path", "ui_url", "rest_deadline_seconds", "start_deadline_seconds",
     "savepoint_deadline_seconds", "desired_state", "job_stable_seconds", "require_checkpoint",

@@ -72,6 +72,24 @@ def current_job(client: FlinkRestClient, spec: JobSpec, recorded: str) -> tuple[
     return recorded, status
 
 
+def predecessor_savepoint(client: FlinkRestClient, spec: JobSpec) -> str | None:
+    """The final savepoint of the job this version ran as last on this JobManager, when it was stopped with
+    one (FINISHED: the provider's delete, suspend and upgrades stop that way; a cancelled or failed one is
+    not resumed). A delete-first replacement (a rebuilt sink table, `up --replace`) thus comes back with its
+    state. Flink lists ended jobs until `jobstore.expiration-time` (1 h) or a JobManager restart without HA."""
+    known = client.jobs()
+    last = None
+    for attempt in range(MAX_JOB_ID_ATTEMPTS):
+        status = known.get(spec.job_id(attempt))
+        if status is None:
+            break
+        last = status
+    if last is None or last.state != "FINISHED" or spec.effective_upgrade_mode == "stateless":
+        return None
+    stats = checkpoint_stats(client, last.job_id)
+    return stats.latest_savepoint.path if stats and stats.latest_savepoint else None
+
+
 # --- starting ---------------------------------------------------------------------------------------
 
 

@@ -117,6 +117,10 @@ class HologresTableProvider(dyn.ResourceProvider):
         problems += self._connection_problems(props)
         if not problems and olds:
             problems += _rebuild_refused(olds, props)
+        # The table's identity for its dependents (the jobs writing into it): kept while the table stays,
+        # new for a new table (the engine re-checks a replacement without olds). An input, so a preview
+        # of an in-place update knows it (the engine returns the inputs as a previewed update's outputs).
+        props[GENERATION] = olds.get(GENERATION) or secrets.token_hex(8)
         return dyn.CheckResult(props, [dyn.CheckFailure(p, r) for p, r in problems])
 
     def _connection_problems(self, props: Mapping[str, Any]) -> list[ddl.Problem]:
@@ -163,7 +167,7 @@ class HologresTableProvider(dyn.ResourceProvider):
     def create(self, props: dict[str, Any]) -> dyn.CreateResult:
         spec = ddl.spec_from_props(props)
         action = f"create {spec.qualified_name}"
-        generation = secrets.token_hex(8)
+        generation = props.get(GENERATION) or secrets.token_hex(8)
         with self._connect(props, action) as conn:
             version = server_version(conn)
             existing = live_table(conn, spec.schema, spec.name, version)
@@ -446,6 +450,11 @@ def _on_destroy(drop: bool, version: HologresVersion | None) -> str:
     return "drop the table (DROP TABLE … RESTRICT)"
 
 
+def identity_of(schema: str, table: str, generation: str) -> str:
+    """What changes exactly when the table is rebuilt: its name and the generation of its creation."""
+    return f"{schema}.{table}@{generation}"
+
+
 # --- the resource ----------------------------------------------------------------------------------
 
 
@@ -490,6 +499,7 @@ class HologresTable(dyn.Resource, module="hologres", name="Table"):
     on_destroy: pulumi.Output[str]
     tls: pulumi.Output[str]  # what protected the admin connection, e.g. "TLSv1.3, … (sslmode require)"
     unexplained_properties: pulumi.Output[dict[str, str]]  # catalog values this program could not read
+    generation: pulumi.Output[str]  # new with every (re)created table, kept by updates
 
     def __init__(self, resource_name: str, args: HologresTableArgs, opts: pulumi.ResourceOptions | None = None,
                  *, user_config_key: str = HOLOGRES_USER, password_config_key: str = HOLOGRES_PASSWORD) -> None:
@@ -509,6 +519,12 @@ class HologresTable(dyn.Resource, module="hologres", name="Table"):
         if opts is None or opts.delete_before_replace is None:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(delete_before_replace=True))
         super().__init__(HologresTableProvider(user_config_key, password_config_key), resource_name, props, opts)
+        # "schema.table@generation": changes exactly when the table is rebuilt. A job given it as an input
+        # depends on the table through that property, so the engine stops (deletes) the job before it
+        # drops the table and starts it after (pulumi/pulumi pkg/resource/deploy/step_generator.go at
+        # 1b5949891b3c, calculateDependentReplacements; see FlinkJob's diff).
+        self.identity: pulumi.Output[str] = pulumi.Output.all(self.schema_name, self.table_name, self.generation).apply(
+            lambda parts: identity_of(*parts))
 
     def translate_input_property(self, prop: str) -> str:
         return _ENGINE_NAMES.get(prop, prop)

@@ -289,8 +289,10 @@ def _secret_if(secret: bool, value: Any) -> Any:
 
 
 def job_args(job: JobSettings, *, cluster: FlinkSessionCluster, rest_url: pulumi.Input[str],
-             deadlines: JobDeadlines, project: str, stack: str) -> FlinkJobArgs:
-    """A configured job as a FlinkJob on `cluster`, reached through `rest_url` (and its proxy, if any)."""
+             sink_identity: pulumi.Input[str] | None, deadlines: JobDeadlines, project: str,
+             stack: str) -> FlinkJobArgs:
+    """A configured job as a FlinkJob on `cluster`, reached through `rest_url` (and its proxy, if any),
+    writing into the table `sink_identity` names (HologresTable.identity)."""
     auth = cluster.rest_auth
     return FlinkJobArgs(
         rest_url=rest_url,
@@ -317,6 +319,9 @@ def job_args(job: JobSettings, *, cluster: FlinkSessionCluster, rest_url: pulumi
         # What replaces the JobManager (its config; the cluster's namespace): a change makes the job check it
         # survived, or resubmit it from its last snapshot, in the same `up`.
         cluster_revision=cluster.revision,
+        # The table it writes into, as a property dependency: a rebuild the user allowed stops the job before
+        # the DROP and restarts it from its savepoint after.
+        sink_identity=sink_identity,
         rest_ca_pem=auth.ca_pem if auth else None,
         rest_user=auth.user if auth else None,
         rest_password=auth.password if auth else None,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.engine import Crash, Engine
+from tests.harness.engine import Crash, Engine, Registration
 from tests.harness.provider_host import UNKNOWN, ProviderError, ProviderHost, resource_inputs
 from tests.harness.recording_provider import RecordingProvider
 
@@ -74,6 +74,37 @@ def test_replace_is_create_before_delete_unless_asked(provider_host: ProviderHos
     # The resource option wins over the provider's answer; --replace skips the diff.
     engine.up("r", inputs(log, value="a", key="3", replace_on=["key"]), replace=True, delete_before_replace=True)
     assert engine.last_calls == ["check", "delete", "create"]
+
+
+def test_dependents_of_a_delete_first_replacement_go_first_and_come_back_after(provider_host: ProviderHost,
+                                                                               tmp_path: Path) -> None:
+    """step_generator.go calculateDependentReplacements: only a dependent whose input *property* comes from
+    the replaced resource is asked (with that property unknown); if it says replace, it is deleted before
+    the resource and re-created after it without a Diff. A dependsOn-only dependent is not even asked."""
+    engine = Engine(provider_host)
+
+    def program(key: str) -> list[Registration]:
+        def follower(name: str, **props: Any) -> Registration:
+            return Registration(name, lambda snapshot: inputs(tmp_path / f"{name}.jsonl", value=name,
+                                                              ref=snapshot["t"].inputs["key"], **props),
+                                property_dependencies={"ref": ["t"]})
+        return [Registration("t", inputs(tmp_path / "t.jsonl", value="t", key=key, replace_on=["key"], dbr=True)),
+                follower("replaced", replace_on=["ref"]), follower("updated"),
+                Registration("depends-on-only", inputs(tmp_path / "o.jsonl", value="o"))]
+
+    engine.up_program(program("1"))
+    first = len(engine.calls)
+    engine.up_program(program("2"))
+    assert engine.calls[first:] == [
+        ("t", "check"), ("t", "diff"), ("t", "check"),  # the replace, re-checked without olds
+        ("replaced", "diff"), ("updated", "diff"),  # asked with `ref` unknown
+        ("replaced", "delete"), ("t", "delete"), ("t", "create"),
+        ("replaced", "check"), ("replaced", "create"),  # re-created: no Diff
+        ("updated", "check"), ("updated", "diff"),  # its own diff: ref is no change to it
+        ("depends-on-only", "check"), ("depends-on-only", "diff")]
+    asked = [c for c in calls(tmp_path / "replaced.jsonl") if c["method"] == "diff"][-1]
+    assert asked["new_value"] == "replaced" and calls(tmp_path / "replaced.jsonl")[-2]["olds"] == []
+    assert engine.state("replaced").inputs["ref"] == "2"  # type: ignore[union-attr]
 
 
 def test_a_crash_between_create_and_delete_leaves_the_old_one_pending(provider_host: ProviderHost,

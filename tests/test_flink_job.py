@@ -186,33 +186,33 @@ def test_savepoint_upgrade_carries_state_without_gap_or_repeat(flink: FlinkClust
 
 
 def test_cluster_revision_resubmits_a_forgotten_job_and_leaves_a_surviving_one(
-        provider_host: ProviderHost, tmp_path: Path) -> None:
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
     """Defect: a cluster roll never reached the jobs. Without HA a restarted JobManager forgets every job;
     the cluster's revision is a job input, so the same `up` that rolled the cluster updates the job, which
     resubmits it from its last savepoint. A revision change the job survived (HA) restarts nothing."""
     engine = Engine(provider_host)
-    with FlinkCluster(version="2.2", files=cluster_files("2.2"), taskmanagers=1) as cluster:
-        news, state, out, _ = counting_v1(cluster, engine, "rolled", tmp_path, cluster_revision="config-1")
-        survived = engine.up("rolled", {**news, "cluster_revision": "config-2"})
-        assert engine.last_calls == ["check", "diff", "update"]
-        assert survived.outputs["job_id"] == state.id and live_state(cluster, state.id) == "RUNNING"
-        news = {**news, "args": [str(out), "v2", "4", "2"], "cluster_revision": "config-2"}
-        state = engine.up("rolled", news)
-        savepoint = state.outputs["last_savepoint"]
-        wait_for_counts(out, "v2", 50)
+    cluster = flink22  # the shared cluster: restarted below, as a roll without HA restarts it
+    news, state, out, _ = counting_v1(cluster, engine, "rolled", tmp_path, cluster_revision="config-1")
+    survived = engine.up("rolled", {**news, "cluster_revision": "config-2"})
+    assert engine.last_calls == ["check", "diff", "update"]
+    assert survived.outputs["job_id"] == state.id and live_state(cluster, state.id) == "RUNNING"
+    news = {**news, "args": [str(out), "v2", "4", "2"], "cluster_revision": "config-2"}
+    state = engine.up("rolled", news)
+    savepoint = state.outputs["last_savepoint"]
+    wait_for_counts(out, "v2", 50)
 
-        cluster.restart()  # the roll: the JobManager comes back without the job
-        rolled = engine.up("rolled", {**news, "cluster_revision": "config-3"})
-        assert engine.last_calls == ["check", "diff", "update"]
-        assert rolled.outputs["state"] == "RUNNING" and rolled.outputs["restored_from"] == savepoint
-        assert live_state(cluster, rolled.outputs["job_id"]) == "RUNNING"
+    cluster.restart()  # the roll: the JobManager comes back without the job
+    rolled = engine.up("rolled", {**news, "cluster_revision": "config-3"})
+    assert engine.last_calls == ["check", "diff", "update"]
+    assert rolled.outputs["state"] == "RUNNING" and rolled.outputs["restored_from"] == savepoint
+    assert live_state(cluster, rolled.outputs["job_id"]) == "RUNNING"
 
-        wait_for_counts(out, "v2", sum(1 for c in counts(out) if c.label == "v2") + 20)
-        rows = counts(out)
-        first_v2 = min(c.n for c in rows if c.label == "v2")
-        # The resubmission began where v2 first began (the savepoint), not at zero: that number twice.
-        assert first_v2 > 0 and sum(1 for c in rows if c.label == "v2" and c.n == first_v2) == 2
-        engine.destroy("rolled")
+    wait_for_counts(out, "v2", sum(1 for c in counts(out) if c.label == "v2") + 20)
+    rows = counts(out)
+    first_v2 = min(c.n for c in rows if c.label == "v2")
+    # The resubmission began where v2 first began (the savepoint), not at zero: that number twice.
+    assert first_v2 > 0 and sum(1 for c in rows if c.label == "v2" and c.n == first_v2) == 2
+    engine.destroy("rolled")
 
 
 # --- failures -------------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_refresh_reports_drift_as_a_diff_and_up_keeps_the_rows(engine: Engine, p
 
 def test_adds_a_nullable_column_in_place_keeping_rows(engine: Engine, postgres: PostgresServer,
                                                       pg_database: str) -> None:
-    engine.up("orders", table_inputs(postgres, pg_database))
+    created = engine.up("orders", table_inputs(postgres, pg_database))
     insert_order(postgres, pg_database)
     wider = table_inputs(postgres, pg_database, with_columns(ddl.DEFAULT_ORDER_DETAILS,
                                                              ddl.Column("channel", "VARCHAR(32)")))
@@ -143,6 +143,9 @@ def test_adds_a_nullable_column_in_place_keeping_rows(engine: Engine, postgres: 
     assert count_orders(postgres, pg_database) == 1
     assert updated.outputs["columns"][-1] == {"name": "channel", "type": "character varying(32)", "nullable": True}
     assert updated.outputs["unappliedProperties"] == ["event_time_column"]  # outputs kept whole by update
+    # The same table keeps its generation (the jobs' sink identity), also as a checked input: what the
+    # engine shows as a previewed update's outputs, so a preview does not show the jobs replaced.
+    assert updated.inputs["generation"] == updated.outputs["generation"] == created.outputs["generation"]
 
 
 def test_a_rebuild_is_refused_in_check_unless_already_allowed(engine: Engine, postgres: PostgresServer,

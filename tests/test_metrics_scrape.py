@@ -1,6 +1,7 @@
-"""A real Flink (JobManager + TaskManager) booted from the program's rendered ConfigMap (reporter on by default):
-both endpoints scraped while a checkpointing job runs, and every metric the dashboard queries is in
-that scrape. One cluster per release, shared by the tests of this module."""
+"""A real Flink (JobManager + TaskManager) booted from the program's rendered ConfigMap (reporter on by default,
+a file:// state location): both endpoints scraped while a checkpointing job runs, and every metric the
+dashboard queries is in that scrape; then the job is stopped with a savepoint without a target directory,
+to see where its checkpoints and savepoint landed. One cluster per release, shared by the tests of this module."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class Scrape:
     version: str
     jobmanager: list[Sample]
     taskmanager: list[Sample]
+    state: Path  # the configured stateStorage
+    checkpoints: list[Path]  # the chk-* directories of the running job
+    savepoint: str  # from a stop-with-savepoint without a target directory
 
     @property
     def names(self) -> set[str]:
@@ -65,7 +69,7 @@ def scraped(request: pytest.FixtureRequest) -> Iterator[Scrape]:
     with FlinkCluster(version=version, files=files, taskmanagers=1, work_dir=work) as cluster, \
             FlinkRestClient(cluster.rest_url) as client:
         jar_id = client.ensure_jar(jar, file_sha256(jar)).jar_id
-        client.run_jar(jar_id, entry_class=COUNTING_JOB, args=[str(work / "out"), JOB_LABEL])
+        job_id = client.run_jar(jar_id, entry_class=COUNTING_JOB, args=[str(work / "out"), JOB_LABEL])
         # Until the job has checkpointed twice and records flowed (the reporter serves live values).
         deadline = time.monotonic() + 90
         while True:
@@ -77,7 +81,9 @@ def scraped(request: pytest.FixtureRequest) -> Iterator[Scrape]:
                 break
             assert time.monotonic() < deadline, f"no checkpoints/records in 90 s:\n{cluster.logs()[-3000:]}"
             time.sleep(1)
-        yield Scrape(version, jobmanager, taskmanager)
+        checkpoints = sorted((work / "state" / "checkpoints" / job_id).glob("chk-*"))
+        savepoint = client.stop_with_savepoint(job_id, None, 60)  # no target directory: the configured one
+    yield Scrape(version, jobmanager, taskmanager, work / "state", checkpoints, savepoint)
 
 
 def test_both_endpoints_export_the_core_series_with_sane_values(scraped: Scrape) -> None:
@@ -102,6 +108,16 @@ def test_both_endpoints_export_the_core_series_with_sane_values(scraped: Scrape)
     # The TaskManager serves only its own process: no JobManager series there, and the reverse.
     assert all(s.name.startswith("flink_taskmanager_") for s in tm)
     assert all(s.name.startswith("flink_jobmanager_") for s in jm)
+
+
+def test_checkpoints_and_default_savepoints_land_in_the_state_location(scraped: Scrape) -> None:
+    """The durable state options each version reads (state.* in 1.x, execution.checkpointing.* in 2.x):
+    checkpoints under the configured checkpoint directory, a savepoint without a target directory in the
+    configured savepoint directory."""
+    assert scraped.checkpoints, f"no checkpoint under {scraped.state / 'checkpoints'}"
+    savepoint = Path(scraped.savepoint.removeprefix("file:"))
+    assert savepoint.parent == scraped.state / "savepoints"
+    assert (savepoint / "_metadata").is_file()
 
 
 def test_cardinality_stays_bounded(scraped: Scrape) -> None:

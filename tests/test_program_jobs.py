@@ -181,3 +181,33 @@ def test_a_preview_without_the_built_jar_warns_once_and_previews_the_rest() -> N
     up = run_program({**REST, "jobJar": "build/not-built-here.jar"}, secrets=SECRETS)
     assert up.error_type == "ConfigError" and up.error is not None and up.error.startswith("config 'jobJar': ")
     assert up.resources == []
+
+
+TABLE, GATE = "pulumi-python:dynamic/hologres:Table", "pulumi-python:dynamic/flink:ClusterReady"
+
+
+def test_every_job_waits_for_the_cluster_gate_and_follows_the_table_and_the_cluster_revision(
+        jars: dict[str, Path]) -> None:
+    """Issue 17, item 7 and the table rebuild. Every job depends on the ClusterReady gate (the SDK expands
+    the component dependency into its children, so the engine runs the gate's step before the job's), the
+    gate carries the same cluster revision as the jobs (a roll re-runs the wait before any job updates),
+    and each job's `sink_identity` depends on the table as a property: what the engine's dependent
+    replacement follows when the table is rebuilt."""
+    both = {**REST, "jobs": [{"name": name, "jar": str(jars[name])} for name in ("orders", "audit")]}
+    outputs = {"__resource_outputs__": {TABLE: {"generation": "0123abcd"}}}
+    runs = [run_program({**both, "flinkConfig": config}, secrets=SECRETS, invokes=outputs)
+            for config in ({}, {"state.backend.type": "rocksdb"})]
+    revisions = []
+    for run in runs:
+        gate, table, jobs = run.one(GATE), run.one(TABLE), run.of_type(JOB)
+        assert len(jobs) == 2 and run.error is None, run.raw
+        for job in jobs:
+            assert gate.urn in job.dependencies, job.name
+            assert job.property_dependencies["sink_identity"] == [table.urn], job.name
+            named = table.plain()
+            assert job.plain()["sink_identity"] == f"{named['schemaName']}.{named['tableName']}@0123abcd"
+            assert job.plain()["cluster_revision"] == gate.plain()["cluster_revision"], job.name
+        revisions.append(gate.plain()["cluster_revision"])
+    # A flinkConfig change rolls the pods: a new revision for the gate and the jobs alike.
+    assert revisions[0] != revisions[1] and all(revisions)
+    assert runs[0].one(GATE).plain()["config_checksum"] != runs[1].one(GATE).plain()["config_checksum"]

@@ -29,6 +29,15 @@ Read from pulumi/pulumi at commit 1b5949891b3cefcb9974752b24a5ecef0acc86c8 (2026
   not announce `supportsPreview`, so `plugin/provider_plugin.go` never forwards Create/Update in a
   preview.
 - **destroy** — `Delete(id, properties=outputs, old_inputs=inputs)`; a failed delete keeps the resource.
+- **dependents of a delete-before-replace** (`up_program`) — when a resource is replaced delete-first,
+  the engine walks the snapshot's resources that depend on it and, for each whose input *properties*
+  depend on a resource being replaced (a `dependsOn` edge alone does not count), calls `Diff(id, olds=old
+  outputs, news=old inputs with those properties unknown, old_inputs)`; each that answers "replace" joins
+  the replace set and is deleted first, in reverse dependency order, before the resource itself
+  (`step_generator.go` calculateDependentReplacements 3268-3411, its use 2047-2130). The replacement's
+  re-check (`Check(olds={}, news)`, 2003-2021) comes before those diffs. A deleted dependent registered
+  again later in the same deployment is re-created without a Diff: `Check(olds={}, news)` then `Create`
+  (1321-1330, 1482-1505). Resources already registered in the deployment are never dependents.
 - **parallel** — the engine runs independent steps concurrently against one provider process
   (`step_executor.go` workers); `up_all` does that for resources without dependencies on each other.
 
@@ -47,12 +56,12 @@ was updated the way the engine updates it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.harness.provider_host import CheckFailed, DiffResult, ProviderError, ProviderHost
+from tests.harness.provider_host import UNKNOWN, CheckFailed, DiffResult, ProviderError, ProviderHost
 
 
 @dataclass
@@ -63,6 +72,24 @@ class State:
     id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    # Input property → names of the resources its value came from (the engine's propertyDependencies).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A resource as the program registers it in one `up`: its inputs, or a function of the snapshot for
+    inputs that are outputs of resources registered before it, and which inputs depend on which resources."""
+
+    name: str
+    news: Mapping[str, Any] | Callable[[Mapping[str, State]], Mapping[str, Any]]
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass
+class _Deployment:
+    registered: set[str] = field(default_factory=set)
+    deleted_dependents: set[str] = field(default_factory=set)  # deleted for a delete-first replacement
 
 
 @dataclass(frozen=True)
@@ -99,6 +126,8 @@ class Engine:
     pending_deletes: list[State] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (resource, provider call), every operation
     last_calls: list[str] = field(default_factory=list)  # the provider calls of the last operation
+    # Called with (resource, provider call) right before each call, e.g. to look at the world in between.
+    before_call: Callable[[str, str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +146,8 @@ class Engine:
             self.calls.append((name, method))
         if log is not None:
             log.append(method)
+        if self.before_call is not None:
+            self.before_call(name, method)
 
     def _begin(self) -> list[str]:
         self.last_calls = []
@@ -132,8 +163,49 @@ class Engine:
         return self._up(name, news, self._begin(), replace=replace, delete_before_replace=delete_before_replace,
                         crash_after=crash_after)
 
+    def up_program(self, registrations: Sequence[Registration]) -> dict[str, State]:
+        """One `pulumi up` of a program that registers these resources in this order, each once the ones
+        before it are done (how the SDK registers a resource whose inputs or dependsOn are theirs), with
+        the engine's handling of dependents of a delete-first replacement (see the module docstring)."""
+        log, deployment = self._begin(), _Deployment()
+        for registration in registrations:
+            name = registration.name
+            news = registration.news(self.resources) if callable(registration.news) else registration.news
+            if name in deployment.deleted_dependents:  # re-created: no Diff, checked without olds
+                checked = self._check(name, {}, news, log)
+                self._record(name, "create", log)
+                id_, outputs = self.host.create(checked, name)
+                state = self._store(State(name, id_, checked, outputs))
+            else:
+                state = self._up(name, news, log, deployment=deployment)
+            state.property_dependencies = {key: list(on) for key, on in registration.property_dependencies.items()}
+            deployment.registered.add(name)
+        return dict(self.resources)
+
+    def _delete_dependents(self, root: str, deployment: _Deployment, log: list[str] | None) -> None:
+        """calculateDependentReplacements, then the deletes of the dependents that must be replaced."""
+        replacing, dependents = {root}, []
+        for state in list(self.resources.values()):  # the snapshot's order is dependency order
+            if state.name == root or state.name in deployment.registered:
+                continue
+            unknown = {key for key, on in state.property_dependencies.items() if replacing & set(on)}
+            if not unknown:
+                continue
+            news = {key: UNKNOWN if key in unknown else value for key, value in state.inputs.items()}
+            self._record(state.name, "diff", log)
+            if self.host.diff(state.id, state.outputs, news, state.name, old_inputs=state.inputs).replaces:
+                replacing.add(state.name)
+                dependents.append(state)
+        for state in reversed(dependents):
+            self._record(state.name, "delete", log)
+            self.host.delete(state.id, state.outputs, state.name, old_inputs=state.inputs)
+            with self._lock:
+                del self.resources[state.name]
+            deployment.deleted_dependents.add(state.name)
+
     def _up(self, name: str, news: Mapping[str, Any], log: list[str] | None, *, replace: bool = False,
-            delete_before_replace: bool | None = None, crash_after: str | None = None) -> State:
+            delete_before_replace: bool | None = None, crash_after: str | None = None,
+            deployment: _Deployment | None = None) -> State:
         self._run_pending_deletes(name, log)
         old = self.resources.get(name)
         if old is None or replace:
@@ -151,6 +223,8 @@ class Engine:
         if diff.replaces:
             rechecked = self._check(name, {}, news, log)  # the engine re-checks without olds to replace
             dbr = diff.delete_before_replace if delete_before_replace is None else delete_before_replace
+            if dbr and deployment is not None:
+                self._delete_dependents(name, deployment, log)
             return self._replace(old, rechecked, dbr, log, crash_after)
         self._record(name, "update", log)
         # A ProviderError propagates here and the snapshot keeps `old` untouched.

@@ -1,7 +1,8 @@
 """Run the Pulumi program (`__main__.py`) under the Pulumi SDK's own mocks, in a fresh process.
 
-Pulumi keeps its runtime in process-global state, so each run is a subprocess
-(`python -m tests.harness.program`). Configuration is layered the way the CLI layers it:
+Pulumi keeps its runtime in process-global state, so each run is a process of its own
+(`python -m tests.harness.program`, forked from a server that imported the SDK once: prefork.py).
+Configuration is layered the way the CLI layers it:
 the defaults of `Pulumi.yaml`'s `config:` block, then `Pulumi.<stack>.yaml`, then the test's
 overrides; secrets are passed as secret config. Before the program runs, the layered config goes
 through the CLI's own validation against `Pulumi.yaml` (`cli_config_error`), so a test sees what a
@@ -17,7 +18,6 @@ import logging
 import os
 import re
 import runpy
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pulumi.runtime import rpc
 
-from tests.harness import REPO_ROOT
+from tests.harness import REPO_ROOT, prefork
 
 PROJECT = "flink-hologres"
 # Pulumi's wire markers: a secret is {SECRET_SIG: SECRET_VALUE, "value": …}; UNKNOWN is a preview value.
@@ -44,6 +44,8 @@ class Resource:
     custom: bool
     inputs: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
+    # Input property → the URNs its value came from (what the engine's dependent replacements follow).
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     # Output properties the engine stores as secrets whatever the provider returns.
     additional_secret_outputs: list[str] = field(default_factory=list)
@@ -247,8 +249,8 @@ def run_program(config: Mapping[str, Any] | None = None, *, secrets: Mapping[str
     request = {"stack": stack, "preview": preview, "config": plain, "secrets": secrets,
                "invokes": dict(invokes or {})}
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tests.harness.program"], input=json.dumps(request),
-                            capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, env=env, check=False)
+    result = prefork.run_module("tests.harness.program", input=json.dumps(request), env=env, cwd=REPO_ROOT,
+                                timeout=timeout)
     marker = "@@PROGRAM-RUN@@"
     lines = [line for line in result.stdout.splitlines() if line.startswith(marker)]
     if not lines:
@@ -310,7 +312,8 @@ def _resource(record: dict[str, Any]) -> dict[str, Any]:
     options = {k: v for k, v in record["options"].items() if k != "retainOnDelete"}
     return {"type": record["type"], "name": record["name"], "urn": record["urn"], "parent": record["parent"],
             "provider": record["provider"], "custom": record["custom"], "inputs": record["wire_inputs"],
-            "dependencies": record["dependencies"], "outputs": record["outputs"],
+            "dependencies": record["dependencies"], "property_dependencies": record["property_dependencies"],
+            "outputs": record["outputs"],
             "additional_secret_outputs": record["additional_secret_outputs"],
             "replacement_trigger": record["replacement_trigger"], "options": options,
             "import_id": record["import_id"], "delete_before_replace": options["deleteBeforeReplace"]}
@@ -331,9 +334,8 @@ def settings_errors(cases: list[dict[str, Any]], timeout: float = 120) -> list[d
             plain.pop(key, None)
         requests.append({"config": plain, "secrets": secrets, "preview": bool(case.get("preview"))})
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    result = subprocess.run([sys.executable, "-m", "tests.harness.program", "--settings"],
-                            input=json.dumps(requests), capture_output=True, text=True, timeout=timeout,
-                            cwd=REPO_ROOT, env=env, check=False)
+    result = prefork.run_module("tests.harness.program", "--settings", input=json.dumps(requests), env=env,
+                                cwd=REPO_ROOT, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"settings runner failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return list(json.loads(result.stdout.splitlines()[-1]))

@@ -55,6 +55,8 @@ def _record(request: Any, response: Any) -> dict[str, Any]:
         "wire_inputs": json_format.MessageToDict(request.object),
         "inputs": visible(deserialize_properties(request.object, keep_internal=True)),
         "dependencies": list(request.dependencies),
+        # Input property → the URNs its value came from (what the engine's dependent replacements follow).
+        "property_dependencies": {key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
         "outputs": json_format.MessageToDict(response.object),
         "additional_secret_outputs": list(request.additionalSecretOutputs),
         "replacement_trigger": (json_format.MessageToDict(request.replacement_trigger)
