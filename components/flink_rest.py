@@ -89,25 +89,21 @@ class JobStatus:
             )
             for v in body.get("vertices") or ()
         )
-        return cls(
-            job_id=str(body.get("jid", "")),
-            name=str(body.get("name", "")),
-            state=str(body.get("state", "")),
-            start_time=int(body.get("start-time", 0) or 0),
-            tasks=_task_counts(body.get("status-counts")),
-            timestamps={str(k): int(v or 0) for k, v in (body.get("timestamps") or {}).items()},
-            vertices=vertices,
-        )
+        return cls._of(body, body.get("status-counts"),
+                       timestamps={str(k): int(v or 0) for k, v in (body.get("timestamps") or {}).items()},
+                       vertices=vertices)
 
     @classmethod
     def from_overview(cls, entry: Mapping[str, Any]) -> JobStatus:
-        return cls(
-            job_id=str(entry.get("jid", "")),
-            name=str(entry.get("name", "")),
-            state=str(entry.get("state", "")),
-            start_time=int(entry.get("start-time", 0) or 0),
-            tasks=_task_counts(entry.get("tasks")),
-        )
+        """One entry of GET /jobs/overview (task counts under `tasks`, no vertices)."""
+        return cls._of(entry, entry.get("tasks"))
+
+    @classmethod
+    def _of(cls, body: Mapping[str, Any], tasks: Mapping[str, Any] | None, *,
+            timestamps: Mapping[str, int] | None = None, vertices: tuple[VertexStatus, ...] = ()) -> JobStatus:
+        return cls(job_id=str(body.get("jid", "")), name=str(body.get("name", "")), state=str(body.get("state", "")),
+                   start_time=int(body.get("start-time", 0) or 0), tasks=_task_counts(tasks),
+                   timestamps=dict(timestamps or {}), vertices=vertices)
 
     @property
     def terminal(self) -> bool:
