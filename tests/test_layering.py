@@ -95,6 +95,14 @@ def test_the_rest_client_and_the_renderers_import_no_pulumi() -> None:
     assert {name: deps for name, deps in offenders.items() if deps} == {}
 
 
+def test_the_clients_and_renderers_import_only_each_other() -> None:
+    """The bottom layer: what the components build on never reaches up into them or into the config."""
+    graph = _graph()
+    bottom = (REST_CLIENT | RENDERERS | {"hologres_catalog", "flink_job_health"}) & set(graph)
+    offenders = {name: sorted(d for d in graph[name] if not d.startswith("<") and d not in bottom) for name in bottom}
+    assert {name: deps for name, deps in offenders.items() if deps} == {}
+
+
 def test_the_providers_read_the_credentials_the_settings_require() -> None:
     """The engine hands the table and writer providers the stack config by key name: the same names the
     settings require as secrets, from one declaration; renaming one side alone fails here."""
