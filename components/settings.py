@@ -1,8 +1,8 @@
 """Typed, validated settings from the stack configuration.
 
-Everything the program needs is read and checked before any resource is declared: here (Flink, Hologres,
-metrics, security, the top-level keys), in settings_jobs (the jobs) and settings_cloud (target ack: the
-cluster's and the state storage's arguments, checked by those components' own rules). A bad value stops
+Everything the program needs is read and checked before any resource is declared: here (Flink, metrics,
+security, the top-level keys), in settings_hologres, settings_jobs (the jobs) and settings_cloud (target
+ack: the cluster's and the state storage's arguments, checked by those components' own rules). A bad value stops
 the program with one line that names the config key and the fix (`ConfigError` is a `pulumi.RunError`,
 which the CLI prints without a stack trace); every fix is a command that runs as printed
 (`components.config_commands`). Keys this project does not declare are typos, and stop it too.
@@ -18,9 +18,9 @@ from typing import Any, Literal, get_args
 
 import pulumi
 
-from components import flink_config, flink_metrics, flink_rest_proxy, hologres_names
+from components import flink_config, flink_metrics, flink_rest_proxy
 from components.alicloud_cluster import ClusterProfile, ServerlessClusterArgs, UiAccess  # noqa: F401 - re-exported
-from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER, config_rm, config_set, path
+from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
 from components.flink_session_cluster import ServiceType
 from components.settings_cloud import (
@@ -31,11 +31,11 @@ from components.settings_cloud import (
     read_state_storage,
     state_decision,
 )
+from components.settings_hologres import HologresSettings, read_hologres
 from components.settings_jobs import JobDeadlines, JobSettings, _check_slots, _job_deadlines, _jobs
 
 # Pinned to a patch release: reproducible pods, and the file-system plugin jar names carry the patch.
 DEFAULT_IMAGE = "flink:1.20.3-java17"
-DEFAULT_TABLE = "public.order_details"
 # The tutorial's NodePort for flink-jobmanager-rest (restServiceType NodePort).
 REST_NODE_PORT = 30081
 
@@ -54,27 +54,6 @@ class FlinkSettings:
     extra_config: Mapping[str, Any]
     rest_service_type: ServiceType
     rest_node_port: int | None = None  # REST_NODE_PORT for a NodePort Service
-
-
-@dataclass(frozen=True)
-class HologresSettings:
-    host: str
-    port: int
-    # Where the deploying machine reaches Hologres to manage the table (the VPC endpoint the job
-    # uses is often unreachable from a laptop or CI); defaults to host/port.
-    admin_host: str
-    admin_port: int
-    database: str
-    table: str
-    drop_table_on_destroy: bool
-    # Secret Outputs: never plain strings anywhere in the program.
-    user: pulumi.Output[str]
-    password: pulumi.Output[str]
-    sslmode: str = "require"  # TLS on the admin connection (the AccessKey and the DDL)
-    ssl_root_cert: str = ""  # the instance's CA certificate, for verify-ca / verify-full
-    # How the pods reach `host`: same-vpc, vpc-endpoint, public or "" (the cluster is not ours to tell).
-    network_path: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,7 +108,6 @@ class Settings:
 # Kubernetes DNS-1123 label (namespace and Service names).
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _CPU = re.compile(r"^(\d+(\.\d{1,3})?|\d+m)$")
-_ENDPOINT = re.compile(r"^(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$")
 
 
 # --- the pieces, read and checked ----------------------------------------------------------------
@@ -216,103 +194,6 @@ _RESERVED_FLINK_KEYS = {
 }
 
 
-def _endpoint(read: _Reader, key: str, value: str) -> tuple[str, int]:
-    match = _ENDPOINT.match(value)
-    port = int(match["port"] or 80) if match else 0
-    if not match or not 0 < port < 65536:
-        raise ConfigError(key, f"'{value}' is not host:port",
-                          config_set(key, note="e.g. <instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80"))
-    return match["host"], port
-
-
-# Values the example stacks and README show: never accepted as real (the first `up` would fail at the
-# table, after the cloud resources exist and bill).
-_PLACEHOLDER = re.compile(r"(^|[-.])example([-.]|$)|[<>]|xxxx", re.IGNORECASE)
-# Quoted: a fix must run as printed (an unquoted <…> is a shell redirection).
-_HOLOGRES_ENDPOINT_EXAMPLE = "'<instance>-cn-hangzhou-vpc.hologres.aliyuncs.com:80'"
-_HOLOGRES_PUBLIC_EXAMPLE = "'<instance>-cn-hangzhou.hologres.aliyuncs.com:80'"
-NETWORK_PATHS = ("same-vpc", "vpc-endpoint", "public")
-_SSLMODES = ("require", "verify-ca", "verify-full", "prefer", "disable")
-
-
-def _not_placeholder(key: str, value: str, fix: str) -> str:
-    if _PLACEHOLDER.search(value):
-        raise ConfigError(key, f"'{value}' is an example value, not your instance's (see the Hologres console)", fix)
-    return value
-
-
-def _network_path(read: _Reader, host: str, endpoint_key: str) -> tuple[str, list[str]]:
-    """How the pods reach Hologres (README, "Hologres: how the pods reach it"): declared, or assumed
-    with one warning naming the path. A VPC endpoint answers only inside the VPC it is bound to; a
-    public endpoint only the addresses on the instance's allowlist (here: the NAT's EIP)."""
-    declared = read.choice("hologresNetworkPath", NETWORK_PATHS, None)
-    vpc_endpoint = "-vpc." in host or "-internal." in host
-    if declared == "public" and vpc_endpoint:
-        raise ConfigError(endpoint_key, f"'{host}' is a VPC endpoint, but hologresNetworkPath is public",
-                          config_set(endpoint_key, note=f"the public endpoint, e.g. {_HOLOGRES_PUBLIC_EXAMPLE}"))
-    if declared in ("same-vpc", "vpc-endpoint") and not vpc_endpoint:
-        raise ConfigError(endpoint_key, f"'{host}' is not a VPC endpoint, but hologresNetworkPath is {declared}",
-                          config_set(endpoint_key, note=f"the VPC endpoint, e.g. {_HOLOGRES_ENDPOINT_EXAMPLE}"))
-    if read.text("target", "ack") != "ack":
-        if declared:
-            return declared, []
-        return "", [f"target kubeconfig: the program cannot tell whether the pods reach {host}; they must run "
-                    "in the instance's VPC (or one its VPC endpoint is bound to), or reach its public endpoint "
-                    "from an allowlisted address"]
-    if declared:
-        return declared, []
-    confirm = "; confirm with `pulumi config set hologresNetworkPath {}`"
-    if not vpc_endpoint:
-        return "public", ["hologresEndpoint is a public endpoint: the pods reach it through the NAT's EIP, which "
-                          "must be on the instance's IP allowlist (stack output egressIp)" + confirm.format("public")]
-    if read.text("vpcId"):
-        return "same-vpc", ["the pods reach the VPC endpoint only if vpcId is the Hologres instance's VPC"
-                            + confirm.format("same-vpc")]
-    return "vpc-endpoint", ["the program creates a new VPC, which the Hologres VPC endpoint does not reach until "
-                            "it is bound to it (Hologres console: Network information, stack output vpcId); "
-                            "or set vpcId/vswitchIds to the instance's VPC" + confirm.format("vpc-endpoint")]
-
-
-def _hologres(read: _Reader) -> HologresSettings:
-    endpoint = read.required_text("hologresEndpoint", _HOLOGRES_ENDPOINT_EXAMPLE)
-    _not_placeholder("hologresEndpoint", endpoint,
-                     config_set("hologresEndpoint", note=f"asks for the value, e.g. {_HOLOGRES_ENDPOINT_EXAMPLE}"))
-    host, port = _endpoint(read, "hologresEndpoint", endpoint)
-    admin = read.text("hologresAdminEndpoint")
-    if admin:
-        _not_placeholder("hologresAdminEndpoint", admin,
-                         config_set("hologresAdminEndpoint", note=f"e.g. {_HOLOGRES_PUBLIC_EXAMPLE}"))
-    admin_host, admin_port = _endpoint(read, "hologresAdminEndpoint", admin) if admin else (host, port)
-    database = read.required_text("hologresDatabase", "'<database>'")
-    _not_placeholder("hologresDatabase", database, config_set("hologresDatabase", note="asks for the database name"))
-    table = read.text("hologresTable", DEFAULT_TABLE) or DEFAULT_TABLE
-    # The job's connector resolves HOLO_TABLE_NAME with holo-client's rules; the table is created from
-    # the same resolution (components.hologres_names), so both name one table.
-    _validated("hologresTable", f"pulumi config set hologresTable {DEFAULT_TABLE}",
-               lambda: hologres_names.parse_table_name(table))
-    sslmode = read.choice("hologresSslMode", _SSLMODES, "require") or "require"
-    root_cert = read.text("hologresSslRootCert", "") or ""
-    if sslmode in ("verify-ca", "verify-full") and not root_cert:
-        raise ConfigError("hologresSslRootCert", f"sslmode {sslmode} needs the instance's CA certificate",
-                          config_set("hologresSslRootCert", note="asks for the path of the CA certificate"))
-    network_path, warnings = _network_path(read, host, "hologresEndpoint")
-    return HologresSettings(
-        host=host,
-        port=port,
-        admin_host=admin_host,
-        admin_port=admin_port,
-        database=database,
-        table=table,
-        drop_table_on_destroy=read.boolean("dropTableOnDestroy", False),
-        user=read.secret(HOLOGRES_USER, "AccessKey ID"),
-        password=read.secret(HOLOGRES_PASSWORD, "AccessKey secret"),
-        sslmode=sslmode,
-        ssl_root_cert=root_cert,
-        network_path=network_path,
-        warnings=warnings,
-    )
-
-
 # Ports the pods already use: Flink's, and the REST proxy's in the JobManager pod.
 _FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
                 flink_config.TASKMANAGER_RPC_PORT, flink_rest_proxy.PROXY_PORT)
@@ -357,7 +238,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
         raise ConfigError("namespace", f"'{namespace}' is not a Kubernetes name (lowercase letters, digits, '-')",
                           config_set("namespace", "flink"))
     flink, warnings = _flink(read, target)  # type: ignore[arg-type]
-    hologres = _hologres(read)
+    hologres = read_hologres(read)
     jobs = _jobs(read, flink.size.default_parallelism, warnings)
     _check_slots(jobs, flink.size, single=not read.structured("jobs", list, [], "[0]' orders"))
     state_storage, state_warnings = read_state_storage(read, target)

@@ -23,7 +23,7 @@ from tests.test_program_flink import KUBECONFIG, SECRETS
 COMPONENTS = REPO_ROOT / "components"
 # Reads the stack config; everything else takes typed arguments. config_commands is a declaration (key names,
 # fix commands; no Pulumi) that providers share with the settings, so it is not part of this layer.
-CONFIG_LAYER = {"settings", "settings_jobs", "settings_cloud", "config_reader"}
+CONFIG_LAYER = {"settings", "settings_jobs", "settings_cloud", "settings_hologres", "config_reader"}
 # The REST client: HTTP only (flink_rest_access / flink_rest_auth are its Pulumi glue, flink_rest_proxy a renderer).
 REST_CLIENT = {"flink_rest", "flink_rest_base", "flink_rest_jars", "flink_rest_snapshots", "flink_rest_health"}
 RENDERERS = {"flink_config", "flink_manifests", "flink_metrics", "flink_rest_proxy", "hologres_ddl",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from components import config_reader, settings, settings_cloud, settings_jobs
+from components import config_reader, settings, settings_cloud, settings_hologres, settings_jobs
 from tests.harness.program import cli_config_error, run_program, settings_errors
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
@@ -213,7 +213,7 @@ def test_every_fix_the_settings_can_print_is_a_command_that_runs_as_printed(jar:
     # Every place in the settings modules that raises a ConfigError (or builds one through
     # _validated/_cidr/_unknown) was reached: a new one without a case here fails this test.
     sites = set()
-    for module in (settings, settings_jobs, settings_cloud, config_reader):
+    for module in (settings, settings_jobs, settings_cloud, settings_hologres, config_reader):
         source = Path(str(module.__file__)).read_text().splitlines()
         sites |= {f"{Path(str(module.__file__)).name}:{number}" for number, line in enumerate(source, 1)
                   if re.search(r"\b(raise ConfigError\(|_validated\(|_cidr\(|_unknown\()", line)

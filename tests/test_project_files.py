@@ -16,7 +16,7 @@ OBJECT_KEYS = {"flinkConfig", "jobFlinkConfig", "jobs"}
 # exact command) comes first, not the CLI's "is missing configuration value" / "must be encrypted".
 REQUIRED_KEYS = {"hologresEndpoint", "hologresDatabase", "hologresUser", "hologresPassword"}
 # Where the program reads its config.
-SETTINGS_MODULES = ("settings.py", "settings_jobs.py", "settings_cloud.py", "config_reader.py")
+SETTINGS_MODULES = ("settings.py", "settings_jobs.py", "settings_cloud.py", "settings_hologres.py", "config_reader.py")
 
 
 def keys_the_program_reads() -> set[str]:

@@ -348,11 +348,11 @@ def _settings_child() -> None:
     import pulumi
     from pulumi.runtime import settings as runtime_settings
 
-    from components import config_reader, settings, settings_cloud, settings_jobs
+    from components import config_reader, settings, settings_cloud, settings_hologres, settings_jobs
 
     # The modules that read the config; frames in them locate where an error was raised.
     modules = {module.__file__: Path(str(module.__file__)).name
-               for module in (settings, settings_jobs, settings_cloud, config_reader)}
+               for module in (settings, settings_jobs, settings_cloud, settings_hologres, config_reader)}
     answers: list[dict[str, Any] | None] = []
     for request in json.loads(sys.stdin.read()):
         values = {**request["config"], **request["secrets"]}
