@@ -25,7 +25,6 @@ drift, so it must only report):
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,25 +38,37 @@ import pulumi.dynamic as dyn
 from components import hologres_ddl as ddl
 from components.config_commands import HOLOGRES_PASSWORD, HOLOGRES_USER
 from components.hologres_catalog import HologresVersion, LiveTable, live_table, server_version, tls_state
-from components.hologres_properties import PER_COLUMN, with_undeclared
+from components.hologres_table_changes import (
+    ADOPTED,
+    CONNECT_TIMEOUT,
+    CONNECTION_KEYS,
+    DATABASE,
+    DECLARED,
+    DEFAULTS,
+    DROP_ON_DESTROY,
+    GENERATION,
+    HOLOGRES_VERSION,
+    HOST,
+    ON_DESTROY,
+    OUTPUT_KEYS,
+    PORT,
+    QUALIFIED_NAME,
+    SSLMODE,
+    SSLMODES,
+    SSLROOTCERT,
+    STATEMENT_TIMEOUT,
+    TLS,
+    UNAPPLIED,
+    UNEXPLAINED,
+    declared_changes,
+    effective_spec,
+    identity_of,
+    qualified_name_of,
+    rebuild_refused,
+    top_level,
+)
 from components.unknowns import is_unknown
 
-# Connection inputs.
-HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT = "host", "port", "database", "sslmode", "sslRootCert"
-CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY = "connectTimeout", "statementTimeout", "dropTableOnDestroy"
-CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
-# Computed outputs.
-QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED, DECLARED = (
-    "qualifiedName", "hologresVersion", "unappliedProperties", "adopted", "onDestroy", "tls", "generation",
-    "unexplainedProperties", "declaredProperties")
-OUTPUT_KEYS = (QUALIFIED_NAME, HOLOGRES_VERSION, UNAPPLIED, ADOPTED, ON_DESTROY, TLS, GENERATION, UNEXPLAINED,
-               DECLARED)
-
-DEFAULTS: dict[str, Any] = {PORT: 80, SSLMODE: "require", SSLROOTCERT: "", CONNECT_TIMEOUT: 10,
-                            STATEMENT_TIMEOUT: 60, DROP_ON_DESTROY: False}
-SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
-# Changing these never touches the table; any other change does (see hologres_ddl.classify).
-IN_PLACE_CONNECTION_KEYS = (HOST, PORT, SSLMODE, SSLROOTCERT, CONNECT_TIMEOUT, STATEMENT_TIMEOUT, DROP_ON_DESTROY)
 WITH_CLAUSE_SINCE = (2, 1)  # Hologres accepts CREATE TABLE … WITH (…) from V2.1
 DATE_PK_SINCE = (1, 3, 22)  # a DATE primary key column from V1.3.22 (CREATE TABLE limits)
 # libpq's message when the server has no TLS; Hologres has SSL off until it is turned on per instance.
@@ -116,7 +127,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         props, problems = ddl.check_table(props, is_unknown)
         problems += self._connection_problems(props)
         if not problems and olds:
-            problems += _rebuild_refused(olds, props)
+            problems += rebuild_refused(olds, props)
         # The table's identity for its dependents (the jobs writing into it): kept while the table stays,
         # new for a new table (the engine re-checks a replacement without olds). An input, so a preview
         # of an in-place update knows it (the engine returns the inputs as a previewed update's outputs).
@@ -151,7 +162,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         for key, value in (olds.get(UNEXPLAINED) or {}).items():
             if key in (news.get(ddl.PROPERTIES) or {}):
                 pulumi.log.warn(_unexplained_warning(olds, key, value))
-        changes = _changes(olds, news)
+        changes = declared_changes(olds, news)
         identity = (DATABASE, ddl.SCHEMA, ddl.TABLE)
         same_table = all(olds.get(k) == news.get(k) for k in identity)
         unsure = any(is_unknown(news.get(k)) for k in identity)
@@ -159,7 +170,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         delete_first = same_table or unsure
         if not changes:
             return dyn.DiffResult(changes=False, replaces=[], delete_before_replace=delete_first)
-        replaces = sorted({_top_level(c.property) for c in changes if c.replace})
+        replaces = sorted({top_level(c.property) for c in changes if c.replace})
         return dyn.DiffResult(changes=True, replaces=replaces, delete_before_replace=delete_first)
 
     # --- create / read / update / delete -------------------------------------------------------
@@ -206,7 +217,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         return dyn.ReadResult(id_, outputs)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.UpdateResult:
-        spec = _effective_spec(news, olds.get(DECLARED))
+        spec = effective_spec(news, olds.get(DECLARED))
         action = f"update {spec.qualified_name}"
         with self._connect(news, action) as conn:
             version = server_version(conn)
@@ -233,7 +244,7 @@ class HologresTableProvider(dyn.ResourceProvider):
         return dyn.UpdateResult(outputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        qualified = _qualified(props) if props.get(ddl.TABLE) else id_
+        qualified = qualified_name_of(props) if props.get(ddl.TABLE) else id_
         if props.get(DROP_ON_DESTROY) is not True:
             pulumi.log.warn(f"kept table {qualified} and its data in database {props.get(DATABASE)!r} "
                             "(dropTableOnDestroy is false); Pulumi no longer manages it")
@@ -284,65 +295,6 @@ class HologresTableProvider(dyn.ResourceProvider):
             raise HologresError(f"{action} ({where}): {_one_line(err, password)}") from None
         finally:
             conn.close()  # an unfinished DDL transaction rolls back
-
-
-def _top_level(path: str) -> str:
-    return re.split(r"[.\[]", path)[0]
-
-
-def _qualified(props: Mapping[str, Any]) -> str:
-    return f"{props.get(ddl.SCHEMA)}.{props.get(ddl.TABLE)}"
-
-
-def _rebuild_refused(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Problem]:
-    """The data-safety guard, before anything is dropped: a declared change that needs a new table
-    under the same name, while the state does not already allow dropping it."""
-    if olds.get(DROP_ON_DESTROY) is True or any(olds.get(k) != news.get(k) for k in (DATABASE, ddl.SCHEMA, ddl.TABLE)):
-        return []
-    if any(is_unknown(news.get(k)) for k in ddl.TABLE_KEYS):
-        return []  # decided when known; a preview shows the replace
-    try:
-        old_spec, new_spec = ddl.spec_from_props(olds), ddl.spec_from_props(news)
-    except (KeyError, TypeError):
-        return []
-    return [(c.property, f"refusing to replace table {_qualified(olds)}: {c.description} needs a new table, which "
-                         "drops the existing one and its rows; set dropTableOnDestroy to true and run `pulumi up` "
-                         "first to allow it, or keep the old definition")
-            for c in ddl.classify(old_spec, new_spec) if c.replace]
-
-
-def _changes(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[ddl.Change]:
-    """Old outputs → new (checked) inputs; unknown values count as changes, in the table as replaces."""
-    changes = [ddl.Change(k, f"{k}: {olds.get(k)!r} → {news.get(k)!r}", replace=k == DATABASE)
-               for k in (DATABASE, *IN_PLACE_CONNECTION_KEYS)
-               if is_unknown(news.get(k)) or olds.get(k, DEFAULTS.get(k)) != news.get(k)]
-    unknown = [k for k in ddl.TABLE_KEYS if is_unknown(news.get(k))]
-    if unknown:
-        return changes + [ddl.Change(k, f"{k}: known after apply", replace=True) for k in unknown]
-    try:
-        old_spec = ddl.spec_from_props(olds)
-    except (KeyError, TypeError):
-        return changes + [ddl.Change(ddl.TABLE, "no table in the previous state", replace=True)]
-    hologres = bool(olds.get(HOLOGRES_VERSION))
-    new_spec = _effective_spec(news, olds.get(DECLARED))
-    for change in ddl.classify(old_spec, new_spec, unexplained=olds.get(UNEXPLAINED) or {}):
-        # On plain PostgreSQL the Hologres properties were never applied: changing them rebuilds nothing.
-        if change.property.startswith(ddl.PROPERTIES) and not hologres:
-            change = ddl.Change(change.property, change.description, replace=False)
-        changes.append(change)
-    return changes
-
-
-def _effective_spec(news: Mapping[str, Any], previous: Mapping[str, Any] | None) -> ddl.TableSpec:
-    """The declared table, with bitmap/dictionary columns that left the declaration back at Hologres'
-    default (otherwise a column removed from the list would keep its index forever)."""
-    declared = dict(news.get(ddl.PROPERTIES) or {})
-    types = {c["name"]: c["type"] for c in news.get(ddl.COLUMNS) or []}
-    for key in PER_COLUMN:
-        value = with_undeclared(key, declared.get(key), (previous or {}).get(key), types, declared.get("orientation"))
-        if value:
-            declared[key] = value
-    return ddl.spec_from_props({**news, ddl.PROPERTIES: declared})
 
 
 def _refuse_for_version(spec: ddl.TableSpec, version: HologresVersion | None, action: str) -> None:
@@ -398,7 +350,7 @@ def _require_table(conn: psycopg2.extensions.connection, spec: ddl.TableSpec, ve
 
 
 def _unexplained_warning(props: Mapping[str, Any], key: str, value: str) -> str:
-    return (f"table {_qualified(props)}: Hologres reports property {key} as {value!r}, which this program "
+    return (f"table {qualified_name_of(props)}: Hologres reports property {key} as {value!r}, which this program "
             "cannot interpret; it is left as it is and not compared (check it in HoloWeb)")
 
 
@@ -437,7 +389,7 @@ def _outputs(props: Mapping[str, Any], live: LiveTable, version: HologresVersion
         ON_DESTROY: _on_destroy(drop, version),
         TLS: tls_state(conn, str(props.get(SSLMODE))),
         GENERATION: generation,
-        DECLARED: dict(declared or {}),  # what the next change compares with (see _effective_spec)
+        DECLARED: dict(declared or {}),  # what the next change compares with (see effective_spec)
     }
 
 
@@ -448,11 +400,6 @@ def _on_destroy(drop: bool, version: HologresVersion | None) -> str:
         # V3.1+: DROP moves the table to the recycle bin (on by default, kept one day), storage included.
         return "drop the table (DROP TABLE … RESTRICT; Hologres V3.1+ keeps it in the recycle bin for a day)"
     return "drop the table (DROP TABLE … RESTRICT)"
-
-
-def identity_of(schema: str, table: str, generation: str) -> str:
-    """What changes exactly when the table is rebuilt: its name and the generation of its creation."""
-    return f"{schema}.{table}@{generation}"
 
 
 # --- the resource ----------------------------------------------------------------------------------
