@@ -18,6 +18,7 @@ verifier computed here reaches the server, so no server log can ever show the pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,9 @@ _TABLE_PROVIDER = HologresTableProvider()
 ADMIN_USER_KEY, ADMIN_PASSWORD_KEY = _TABLE_PROVIDER.user_config_key, _TABLE_PROVIDER.password_config_key
 
 LOGIN, PASSWORD = "login", "password"
+# Hologres prefixes custom accounts with BASIC$ (6 bytes) within the 63-byte name limit: the one rule for the
+# login name, for this provider's check and the settings (hologresWriterLogin).
+_LOGIN = re.compile(r"[A-Za-z0-9_]{1,57}")
 # Computed outputs.
 LOGIN_NAME, PERMISSION_MODEL, PRIVILEGES = "loginName", "permissionModel", "privileges"
 OUTPUT_KEYS = (LOGIN_NAME, PERMISSION_MODEL, PRIVILEGES, HOLOGRES_VERSION)
@@ -61,6 +65,13 @@ WRITER_CONNECTION_KEYS = (HOST, PORT, DATABASE, SSLMODE, SSLROOTCERT, CONNECT_TI
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE")  # what an upsert sink does; nothing else
 HOLOGRES_ACCOUNT_PREFIX = "BASIC$"  # Hologres' custom (password) accounts
 MIN_PASSWORD_LENGTH = 16
+
+
+def login_problem(login: Any) -> str | None:
+    """Why `login` cannot be the writer's login name, or None."""
+    if isinstance(login, str) and _LOGIN.fullmatch(login):
+        return None
+    return f"'{login}' is not 1-57 letters, digits or '_'"
 
 
 def login_name(login: str, hologres: bool) -> str:
@@ -108,7 +119,8 @@ class HologresWriterProvider(dyn.ResourceProvider):
         problems = self._admin._connection_problems({**props, DROP_ON_DESTROY: False})
         for key in (ddl.SCHEMA, ddl.TABLE, LOGIN):
             value = props.get(key)
-            if not is_unknown(value) and (problem := ddl.identifier_problem(value)):
+            check = login_problem if key == LOGIN else ddl.identifier_problem
+            if not is_unknown(value) and (problem := check(value)):
                 problems.append((key, problem))
         password = _plain(props.get(PASSWORD))
         if not is_unknown(password) and (not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH):

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import pulumi
 
-from components import flink_config, flink_metrics, flink_rest_proxy
+from components import flink_config, flink_metrics, flink_rest_proxy, hologres_writer
 from components.alicloud_cluster import ClusterProfile, ServerlessClusterArgs, UiAccess  # noqa: F401 - re-exported
 from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
@@ -217,10 +217,8 @@ def _security(read: _Reader, stack: str) -> SecuritySettings:
     # Default from the stack name, made a valid login name (stacks may have '-' or '.').
     default = re.sub(r"[^A-Za-z0-9_]", "_", f"flink_{stack}")[:50] + "_writer"
     login = read.text("hologresWriterLogin", default) or default
-    # Hologres prefixes custom accounts with BASIC$ (6 bytes) within the 63-byte name limit.
-    if not re.fullmatch(r"[A-Za-z0-9_]{1,57}", login):
-        raise ConfigError("hologresWriterLogin", f"'{login}' is not 1-57 letters, digits or '_'",
-                          config_set("hologresWriterLogin", "flink_writer"))
+    if problem := hologres_writer.login_problem(login):  # the writer's own rule
+        raise ConfigError("hologresWriterLogin", problem, config_set("hologresWriterLogin", "flink_writer"))
     return SecuritySettings(rest_auth=read.boolean("restAuth", True),
                             credentials_rotation=read.text("credentialsRotation", "") or "", writer_login=login)
 
