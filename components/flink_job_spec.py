@@ -60,7 +60,8 @@ OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A package-qualified Java class name.
 JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
-_URL = re.compile(r"^https?://[^\s/]+")
+# An http(s) URL of the Flink REST API (the settings check flinkRestUrl with it too).
+REST_URL = re.compile(r"^https?://[^\s/]+")
 
 
 class FlinkJobError(Exception):
@@ -149,7 +150,7 @@ def _whole_at_least(minimum: int) -> Callable[[Any], bool]:
 # One rule per job input, (accepts, problem with {value}): the provider's check applies them to its inputs,
 # the settings to the jobs they read (naming the config key, settings_jobs).
 RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "rest_url": (lambda v: isinstance(v, str) and bool(_URL.match(v)),
+    "rest_url": (lambda v: isinstance(v, str) and bool(REST_URL.match(v)),
                  "'{value}' is not an http(s):// URL of the Flink REST API"),
     "jar_path": (lambda v: isinstance(v, str), "must be a path"),
     "jar_sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)),

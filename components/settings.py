@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 
 import pulumi
 
-from components import flink_config, flink_metrics, flink_rest_proxy, hologres_writer
+from components import flink_config, flink_job_spec, flink_metrics, flink_rest_proxy, hologres_writer
 from components.alicloud_cluster import ClusterProfile, ServerlessClusterArgs, UiAccess  # noqa: F401 - re-exported
 from components.config_commands import config_rm, config_set, path
 from components.config_reader import PROJECT, ConfigError, _check_known_keys, _config_keys, _Reader, _validated
@@ -246,7 +246,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
         raise ConfigError("highAvailability", "kubernetes HA keeps job metadata in durable storage, and "
                           "stateStorage is not set", config_set("stateStorage", note="e.g. oss://<bucket>/flink"))
     rest_url = read.text("flinkRestUrl")
-    if rest_url and not re.match(r"^https?://[^\s/]+", rest_url):
+    if rest_url and not flink_job_spec.REST_URL.match(rest_url):
         raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
                           config_set("flinkRestUrl", "http://127.0.0.1:8081"))
     if (any(job.jar for job in jobs) and target == "kubeconfig" and not rest_url
