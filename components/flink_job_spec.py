@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from components.flink_rest import one_line
+from components.flink_rest_jars import SHA256
 from components.unknowns import is_unknown
 
 UpgradeMode = Literal["savepoint", "last-state", "stateless"]
@@ -57,7 +58,6 @@ REPLACE_KEYS = ("job_name",)
 OUTPUT_KEYS = ("job_id", "jar_id", "state", "flink_version", "start_time", "job_ui_url", "last_savepoint",
                "effective_upgrade_mode", "restored_from", "savepoints")
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # A package-qualified Java class name.
 JAVA_CLASS = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 # An http(s) URL of the Flink REST API (the settings check flinkRestUrl with it too).
@@ -153,7 +153,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "rest_url": (lambda v: isinstance(v, str) and bool(REST_URL.match(v)),
                  "'{value}' is not an http(s):// URL of the Flink REST API"),
     "jar_path": (lambda v: isinstance(v, str), "must be a path"),
-    "jar_sha256": (lambda v: isinstance(v, str) and bool(_SHA256.match(v)),
+    "jar_sha256": (lambda v: isinstance(v, str) and bool(SHA256.match(v)),
                    "'{value}' is not a lowercase sha256 hex digest"),
     "job_name": (lambda v: isinstance(v, str) and bool(v.strip()), "must not be blank"),
     "entry_class": (lambda v: isinstance(v, str) and bool(JAVA_CLASS.match(v)),

@@ -18,7 +18,7 @@ from requests_toolbelt.multipart.encoder import MultipartEncoder
 from components.flink_rest_base import UPLOAD_BLOCK_SIZE, UPLOAD_TIMEOUT, FlinkRestError, RestSession, one_line
 
 JAR_SUFFIX = ".jar"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # a lowercase sha256 hex digest
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class JarCalls(RestSession):
     def ensure_jar(self, jar_path: str | os.PathLike[str], sha256: str) -> JarUpload:
         """Reuse a jar already uploaded with this content (matched by the hash in its name), else
         upload it."""
-        if not _SHA256.match(sha256):
+        if not SHA256.match(sha256):
             raise FlinkRestError(f"'{sha256}' is not a sha256 hex digest")
         name = jar_upload_name(jar_path, sha256)
         existing = self.find_jar(name)
