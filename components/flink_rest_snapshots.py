@@ -69,17 +69,23 @@ def newest_snapshot(client: RestSession, job_id: str, *, checkpoints: bool) -> S
     return max(known, key=lambda s: s.completed_ms) if known else None
 
 
+def _operation(body: Any) -> tuple[str, str | None, str | None]:
+    """(status, location, failure as one line) of an asynchronous operation (savepoint trigger, disposal)."""
+    operation = body.get("operation") or {}
+    failure = operation.get("failure-cause")
+    cause = root_cause_of(str(failure.get("stack-trace") or failure.get("class") or failure)) if failure else None
+    return str((body.get("status") or {}).get("id", "")), operation.get("location"), cause
+
+
 def dispose_savepoint(client: RestSession, path: str, deadline_s: float = 60.0) -> None:
     """Delete a savepoint through the JobManager (it can reach the storage; we may not). Raises
     FlinkRestError with Flink's cause on failure."""
     trigger = str(client._json("POST", "/savepoint-disposal", json={"savepoint-path": path})["request-id"])
     deadline = time.monotonic() + deadline_s
     while True:
-        body = client._json("GET", f"/savepoint-disposal/{trigger}")
-        if str((body.get("status") or {}).get("id", "")) == "COMPLETED":
-            failure = (body.get("operation") or {}).get("failure-cause")
-            if failure:
-                cause = root_cause_of(str(failure.get("stack-trace") or failure.get("class") or failure))
+        status, _, cause = _operation(client._json("GET", f"/savepoint-disposal/{trigger}"))
+        if status == "COMPLETED":
+            if cause:
                 raise FlinkRestError(f"disposal of savepoint {path} failed: {cause}", detail=cause)
             return
         if time.monotonic() >= deadline:
@@ -103,14 +109,7 @@ class SnapshotCalls(RestSession):
 
     def savepoint_status(self, job_id: str, trigger_id: str) -> tuple[str, str | None, str | None]:
         """(status, location, failure) of a savepoint/stop trigger."""
-        body = self._json("GET", f"/jobs/{job_id}/savepoints/{trigger_id}")
-        status = str((body.get("status") or {}).get("id", ""))
-        operation = body.get("operation") or {}
-        failure = operation.get("failure-cause")
-        cause = None
-        if failure:
-            cause = root_cause_of(str(failure.get("stack-trace") or failure.get("class") or failure))
-        return status, operation.get("location"), cause
+        return _operation(self._json("GET", f"/jobs/{job_id}/savepoints/{trigger_id}"))
 
     def stop_with_savepoint(self, job_id: str, target_directory: str | None, deadline_s: float) -> str:
         """Stop the job with a savepoint and return its path. On failure Flink keeps the job running;
