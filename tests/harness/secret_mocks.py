@@ -1,13 +1,18 @@
 """Mock outputs of the credential generators (pulumi-random, pulumi-tls) and of the writer login's computed
 name, for programs under the SDK mocks.
 
-Each generated value is a recognizable sentinel derived from the resource's name, so a program test can
-follow it and prove it never lands in plaintext outside a Secret.
+Passwords are recognizable sentinels derived from the resource's name, so a program test can follow them
+and prove they never land in plaintext outside a Secret. Keys and certificates are real (openssl, from the
+resource's own inputs: algorithm, subject, names, the signing CA), so the program's rendered proxy Secret
+works in a real nginx and the CA it exports verifies it; a test follows a key by its (random) PEM text.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from tests.harness import tls
+from tests.harness.program import unwrap
 
 SENTINEL = "S3NT1NEL-generated"
 
@@ -19,17 +24,27 @@ def sentinel(name: str, what: str) -> str:
 def new_resource(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any] | None:
     """The outputs for a random:/tls: resource, or None for any other type."""
     state = dict(inputs)
+    inputs = unwrap(inputs)  # a key passed on is a secret: its PEM arrives inside the secret marker
     if typ == "random:index/randomPassword:RandomPassword":
         state["result"] = sentinel(name, "password")
         state["bcryptHash"] = sentinel(name, "bcrypt")
     elif typ == "tls:index/privateKey:PrivateKey":
-        key = sentinel(name, "private-key")
-        state["privateKeyPem"] = f"-----BEGIN PRIVATE KEY-----\n{key}\n-----END PRIVATE KEY-----\n"
-        state["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\n{name}\n-----END PUBLIC KEY-----\n"
-    elif typ in ("tls:index/selfSignedCert:SelfSignedCert", "tls:index/locallySignedCert:LocallySignedCert"):
-        state["certPem"] = f"-----BEGIN CERTIFICATE-----\n{name}\n-----END CERTIFICATE-----\n"
+        state["privateKeyPem"] = tls.private_key(inputs.get("algorithm", "RSA"), inputs.get("ecdsaCurve", "P224"),
+                                                 int(inputs.get("rsaBits", 2048)))
+        state["publicKeyPem"] = f"-----BEGIN PUBLIC KEY-----\n{name}\n-----END PUBLIC KEY-----\n"  # unused
+    elif typ == "tls:index/selfSignedCert:SelfSignedCert":
+        state["certPem"] = tls.self_signed_cert(
+            inputs["privateKeyPem"], (inputs.get("subject") or {}).get("commonName", name),
+            validity_hours=int(inputs["validityPeriodHours"]), is_ca=bool(inputs.get("isCaCertificate")),
+            allowed_uses=inputs.get("allowedUses", []))
     elif typ == "tls:index/certRequest:CertRequest":
-        state["certRequestPem"] = f"-----BEGIN CERTIFICATE REQUEST-----\n{name}\n-----END CERTIFICATE REQUEST-----\n"
+        state["certRequestPem"] = tls.cert_request(
+            inputs["privateKeyPem"], (inputs.get("subject") or {}).get("commonName", name),
+            dns_names=inputs.get("dnsNames", []), ip_addresses=inputs.get("ipAddresses", []))
+    elif typ == "tls:index/locallySignedCert:LocallySignedCert":
+        state["certPem"] = tls.locally_signed_cert(
+            inputs["certRequestPem"], inputs["caPrivateKeyPem"], inputs["caCertPem"],
+            validity_hours=int(inputs["validityPeriodHours"]), allowed_uses=inputs.get("allowedUses", []))
     elif typ == "pulumi-python:dynamic/hologres:Writer":
         state.setdefault("loginName", inputs.get("login"))  # as on PostgreSQL; BASIC$… on Hologres
     else:
