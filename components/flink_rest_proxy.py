@@ -4,10 +4,10 @@ Flink's REST API runs code for whoever reaches it (`POST /jars/upload` + `/jars/
 proxy, Flink listens on the pod's loopback only (`rest.bind-address: 127.0.0.1`) and the only way in
 is nginx: TLS with a certificate from the program's own CA, then HTTP basic auth. nginx takes over the
 port named `webui` and its number (8081), so each Service port equals its pod port; Flink's REST server
-binds another port on loopback (`rest.bind-port`) while `rest.port`, what clients are told, stays 8081.
-Flink's own port is renamed. Probes need
-no credential: the proxy's is a TCP check, Flink's readiness an exec probe in the Flink container that
-speaks HTTP to 127.0.0.1 with bash's /dev/tcp (bash is in the official image: its scripts are bash).
+binds another port on loopback (`rest.bind-port`, its container port renamed) while `rest.port`, what
+clients are told, stays 8081. Probes need no credential: the proxy's is a TCP check, Flink's readiness
+an exec probe in the Flink container that speaks HTTP to 127.0.0.1 with bash's /dev/tcp (bash is in the
+official image: its scripts are bash).
 
 No Pulumi, no I/O: text and dicts, Deferred values (Outputs) passed through untouched.
 """
@@ -52,9 +52,9 @@ def flink_options() -> dict[str, str]:
     stay the Service name and 8081.
 
     apache/flink flink-core/src/main/java/org/apache/flink/configuration/RestOptions.java (commit
-    a16ec98c2758f6514cb26865c37a25e074c71d13; the same options in 1.18, 1.20 and 2.2): `rest.bind-port`
-    (a port, list or range; falls back to `rest.port`) is where the server binds, `rest.port` where the
-    client connects.
+    a16ec98c2758f6514cb26865c37a25e074c71d13): `rest.bind-port` (a port, list or range; falls back to
+    `rest.port`) is where the server binds, `rest.port` where the client connects. tests/test_pods.py reads
+    1.18, 1.20 and 2.2 on this port.
     """
     return {"rest.bind-address": LOOPBACK, "rest.bind-port": str(FLINK_LOOPBACK_PORT)}
 
