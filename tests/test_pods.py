@@ -153,7 +153,8 @@ def test_every_pod_exports_prometheus_metrics_on_its_annotated_port(cluster: Boo
 
 
 def test_the_proxy_admits_only_the_authenticated_client_from_another_pod(cluster: Booted) -> None:
-    """Issue 12 in the pods: from the TaskManager pod (its network, its /etc/hosts, its user), the Service
+    """Issue 12 in the pods: from the TaskManager pod (its network, its /etc/hosts, its user: a debug container
+    there, since the test's code is on the host), the Service
     name on 8081 is nginx with the program's certificate; no credential or a wrong one gets 401 (upload and
     run included), Flink's own port is closed to it, and the authenticated client with the pinned CA and
     the program's password runs a job to every task RUNNING, as the FlinkJob provider would."""
@@ -165,8 +166,9 @@ def test_the_proxy_admits_only_the_authenticated_client_from_another_pod(cluster
                "loopback_port": proxy.FLINK_LOOPBACK_PORT, "jar": str(jar), "entry_class": COUNTING_JOB,
                "args": ["/tmp/counts", "pods"], "parallelism": 4}
     assert request["password"] == REST_PASSWORD
-    done = cluster.pods.exec(taskmanager.container(), [sys.executable, "-m", "tests.harness.pod_rest_client"],
-                             timeout=420, stdin=json.dumps(request), env={"PYTHONPATH": str(REPO_ROOT)})
+    done = cluster.pods.debug(taskmanager, [sys.executable, "-m", "tests.harness.pod_rest_client"],
+                              user_of=taskmanager.container(), timeout=420, stdin=json.dumps(request),
+                              env={"PYTHONPATH": str(REPO_ROOT)})
     assert done.returncode == 0, done.stderr[-3000:] + cluster.pods.logs()
     answer = json.loads(done.stdout.splitlines()[-1])
     assert answer["statuses"] == {f"{who} {method} {path}": 401 for who in ("anonymous", "wrong password")

@@ -1,5 +1,5 @@
-"""What another pod sees of the JobManager's REST API: run inside a pod's namespaces (`PodCluster.exec`),
-so the Service name resolves through that pod's /etc/hosts and the traffic leaves from its network.
+"""What another pod sees of the JobManager's REST API: run in a pod's network namespace with its /etc/hosts
+(`PodCluster.debug`), so the Service name resolves as in that pod and the traffic leaves from its network.
 
 `python -m tests.harness.pod_rest_client` reads a JSON request on stdin and prints a JSON answer:
 the HTTP status of unauthenticated and wrong-password requests (TLS verified against the pinned CA),

@@ -123,6 +123,13 @@ class Pod:
                 if "name" in p}
 
 
+def _setpriv(container: Container) -> list[str]:
+    """Become `container`'s user: its uid/gid and groups, no capabilities, no_new_privs."""
+    uid, gid, groups = container.user
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={','.join(map(str, groups))}",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+
 def _by_kind(objects: Sequence[Mapping[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [dict(o) for o in objects if o.get("kind") == kind]
 
@@ -365,17 +372,27 @@ class PodCluster:
     def get(self, pod: Pod, port: int, path: str, timeout: float = 30) -> requests.Response:
         return self.in_node(lambda: requests.get(f"http://{pod.ip}:{port}{path}", timeout=timeout))
 
-    def exec(self, container: Container, argv: Sequence[str], timeout: float = 30, *, stdin: str | None = None,
-             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def exec(self, container: Container, argv: Sequence[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """`kubectl exec`: `argv` in the container's namespaces (network, mount, UTS, IPC), working directory
-        and env (plus `env`), as its user with no capabilities."""
-        uid, gid, groups = container.user
+        and env, as its user with no capabilities."""
         return subprocess.run(
             ["nsenter", f"--target={container.pid}", "--net", "--mount", "--uts", "--ipc", "--wd", "--",
-             "setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={','.join(map(str, groups))}",
-             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *argv],
-            env={**container.env, **(env or {})}, input=stdin, capture_output=True, text=True, timeout=timeout,
-            check=False)
+             *_setpriv(container), *argv],
+            env=container.env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def debug(self, pod: Pod, argv: Sequence[str], *, user_of: Container, timeout: float = 30,
+              stdin: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`kubectl debug`: an ephemeral container in `pod`'s network namespace with the pod's /etc/hosts (Service
+        names resolve as in the pod) on the host's filesystem (where the test's code is), as `user_of`'s
+        user with no capabilities; env is `env` and PATH only."""
+        hosts = shlex.quote(str(self.work_dir / pod.name / "hosts"))
+        return subprocess.run(
+            ["nsenter", f"--net=/run/netns/{self.network.netns(pod.name)}", "--",
+             "unshare", "--mount", "--propagation", "private", "--",
+             "/bin/sh", "-c", f'mount -o bind,ro {hosts} /etc/hosts && exec "$@"', "debug",
+             *_setpriv(user_of), *argv],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}, input=stdin,
+            capture_output=True, text=True, timeout=timeout, check=False)
 
     def probe(self, pod: Pod, container: Container, kind: str) -> bool:
         """One run of a container's probe as the kubelet makes it: exec inside the container, httpGet and
