@@ -2,10 +2,12 @@
 
 Flink's REST API runs code for whoever reaches it (`POST /jars/upload` + `/jars/{id}/run`). With the
 proxy, Flink listens on the pod's loopback only (`rest.bind-address: 127.0.0.1`) and the only way in
-is nginx: TLS with a certificate from the program's own CA, then HTTP basic auth. The Services keep
-targeting the port named `webui`, which now is the proxy's; Flink's own port is renamed. Probes need
-no credential: the proxy's is a TCP check, Flink's readiness an exec probe in the Flink container that
-speaks HTTP to 127.0.0.1 with bash's /dev/tcp (bash is in the official image: its scripts are bash).
+is nginx: TLS with a certificate from the program's own CA, then HTTP basic auth. nginx takes over the
+port named `webui` and its number (8081), so each Service port equals its pod port; Flink's REST server
+binds another port on loopback (`rest.bind-port`, its container port renamed) while `rest.port`, what
+clients are told, stays 8081. Probes need no credential: the proxy's is a TCP check, Flink's readiness
+an exec probe in the Flink container that speaks HTTP to 127.0.0.1 with bash's /dev/tcp (bash is in the
+official image: its scripts are bash).
 
 No Pulumi, no I/O: text and dicts, Deferred values (Outputs) passed through untouched.
 """
@@ -23,9 +25,10 @@ from components import flink_config
 # The official nginx image (docker.io/library/nginx), Debian based; it runs as its `nginx` user here.
 NGINX_IMAGE = "nginx:1.27.5"
 NGINX_UID = 101  # the image's nginx user and group
-PROXY_PORT = 8443
-PROXY_PORT_NAME = "webui"  # what the Services target: the proxy takes over the name
+PROXY_PORT = flink_config.REST_PORT  # what the Services target: the proxy takes over Flink's port number…
+PROXY_PORT_NAME = "webui"  # …and its name
 FLINK_REST_PORT_NAME = "flink-rest"  # Flink's own REST port, reachable from the pod's loopback only
+FLINK_LOOPBACK_PORT = 18081
 LOOPBACK = "127.0.0.1"
 CONF_DIR = "/etc/nginx/flink"  # the Secret volume: nginx.conf, tls.crt, tls.key, htpasswd
 TMP_DIR = "/tmp/nginx"  # an emptyDir: pid file and temp paths (the root filesystem is read-only)
@@ -45,8 +48,15 @@ class RestProxy:
 
 
 def flink_options() -> dict[str, str]:
-    """Flink's REST API on loopback only; `rest.address` (what clients are told) stays the Service name."""
-    return {"rest.bind-address": LOOPBACK}
+    """Flink's REST API on loopback only, on its own port; `rest.address`/`rest.port` (what clients are told)
+    stay the Service name and 8081.
+
+    apache/flink flink-core/src/main/java/org/apache/flink/configuration/RestOptions.java (commit
+    a16ec98c2758f6514cb26865c37a25e074c71d13): `rest.bind-port` (a port, list or range; falls back to
+    `rest.port`) is where the server binds, `rest.port` where the client connects. tests/test_pods.py reads
+    1.18, 1.20 and 2.2 on this port.
+    """
+    return {"rest.bind-address": LOOPBACK, "rest.bind-port": str(FLINK_LOOPBACK_PORT)}
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -63,7 +73,7 @@ def htpasswd_line(user: str, password: str) -> str:
     return f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n"
 
 
-def nginx_conf(*, listen_port: int = PROXY_PORT, upstream_port: int = flink_config.REST_PORT,
+def nginx_conf(*, listen_port: int = PROXY_PORT, upstream_port: int = FLINK_LOOPBACK_PORT,
                conf_dir: str = CONF_DIR, tmp_dir: str = TMP_DIR) -> str:
     """The whole nginx.conf. Uploads stream through (no request buffering), which keeps pace with a direct
     upload; the Authorization header stops at the proxy; plain HTTP on the TLS port gets 400."""
@@ -118,7 +128,7 @@ def proxy_command(conf_dir: str = CONF_DIR) -> list[str]:
     return ["nginx", "-e", "stderr", "-g", "daemon off;", "-c", f"{conf_dir}/{CONF_FILE}"]
 
 
-def readiness_script(port: int = flink_config.REST_PORT) -> str:
+def readiness_script(port: int = FLINK_LOOPBACK_PORT) -> str:
     """The Flink container's readiness without a credential: HTTP to loopback from inside the pod."""
     return (f"exec 3<>/dev/tcp/{LOOPBACK}/{port} && "
             "printf 'GET /overview HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && "
@@ -160,15 +170,15 @@ def volumes(proxy: RestProxy) -> list[dict[str, Any]]:
 
 
 def patch_jobmanager(deployment: Mapping[str, Any], proxy: RestProxy) -> dict[str, Any]:
-    """The JobManager Deployment spec with the proxy: Flink's REST port renamed and probed from inside,
-    the sidecar and its volumes added. Returns a new dict; the input is not changed."""
+    """The JobManager Deployment spec with the proxy: Flink's REST port renamed, moved to the loopback port and
+    probed from inside, the sidecar and its volumes added. Returns a new dict; the input is not changed."""
     template = dict(deployment["template"])
     pod = dict(template["spec"])
     containers = []
     for container in pod["containers"]:
         container = dict(container)
-        container["ports"] = [{**p, "name": FLINK_REST_PORT_NAME} if p.get("name") == PROXY_PORT_NAME else p
-                              for p in container.get("ports", [])]
+        container["ports"] = [{**p, "name": FLINK_REST_PORT_NAME, "containerPort": FLINK_LOOPBACK_PORT}
+                              if p.get("name") == PROXY_PORT_NAME else p for p in container.get("ports", [])]
         readiness = container.get("readinessProbe") or {}
         if readiness.get("httpGet", {}).get("port") in (flink_config.REST_PORT, PROXY_PORT_NAME):
             container["readinessProbe"] = flink_readiness_probe()

@@ -194,9 +194,9 @@ _RESERVED_FLINK_KEYS = {
 }
 
 
-# Ports the pods already use: Flink's, and the REST proxy's in the JobManager pod.
+# Ports the pods already use: Flink's (8081 is the REST proxy's with restAuth), and Flink's REST behind it.
 _FLINK_PORTS = (flink_config.JOBMANAGER_RPC_PORT, flink_config.BLOB_SERVER_PORT, flink_config.REST_PORT,
-                flink_config.TASKMANAGER_RPC_PORT, flink_rest_proxy.PROXY_PORT)
+                flink_config.TASKMANAGER_RPC_PORT, flink_rest_proxy.FLINK_LOOPBACK_PORT)
 
 
 def _metrics(read: _Reader) -> MetricsSettings:

@@ -28,8 +28,9 @@ def test_the_patch_hands_the_webui_port_to_the_proxy_and_probes_flink_from_insid
     assert original == before  # a new dict; the input is untouched
     flink, sidecar = patched["template"]["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for c in (flink, sidecar) for p in c["ports"]}
-    assert ports["webui"] == proxy.PROXY_PORT and ports["flink-rest"] == 8081  # names stay unique in the pod
-    assert flink["readinessProbe"]["exec"]["command"] == ["bash", "-c", proxy.readiness_script(8081)]
+    # Names and numbers stay unique in the pod; the proxy takes the Services' port, Flink moves to loopback's.
+    assert ports["webui"] == proxy.PROXY_PORT == 8081 and ports["flink-rest"] == 18081
+    assert flink["readinessProbe"]["exec"]["command"] == ["bash", "-c", proxy.readiness_script(18081)]
     assert flink["livenessProbe"] == before["template"]["spec"]["containers"][0]["livenessProbe"]
     volumes = {v["name"]: v for v in patched["template"]["spec"]["volumes"]}
     assert volumes["rest-proxy"]["secret"]["secretName"] == "rest-proxy-abc"
@@ -51,8 +52,8 @@ def test_the_htpasswd_line_is_ssha_and_stable() -> None:
 
 
 def test_flink_listens_on_loopback_and_the_proxy_forwards_there() -> None:
-    assert proxy.flink_options() == {"rest.bind-address": "127.0.0.1"}
+    assert proxy.flink_options() == {"rest.bind-address": "127.0.0.1", "rest.bind-port": "18081"}
     conf = proxy.nginx_conf()
-    assert "listen 8443 ssl;" in conf and "proxy_pass http://127.0.0.1:8081;" in conf
+    assert "listen 8081 ssl;" in conf and "proxy_pass http://127.0.0.1:18081;" in conf
     assert "auth_basic_user_file /etc/nginx/flink/htpasswd;" in conf
     assert 'proxy_set_header Authorization "";' in conf  # the credential stops at the proxy

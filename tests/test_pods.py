@@ -1,11 +1,15 @@
-"""The rendered pods, run the way a kubelet runs them (tests/harness/pods.py), for Flink 1.18, 1.20, 2.2:
-every TaskManager registers with the rendered slots, a job runs with every task RUNNING, the probes pass,
+"""The rendered pods, run the way a kubelet runs them (tests/harness/pods.py), for Flink 1.18, 1.20, 2.2,
+with the authenticating REST proxy sidecar in the JobManager pod (restAuth, the default): every
+TaskManager registers with the rendered slots, another pod gets 401 without the credential and nothing
+from Flink's loopback port, the authenticated client runs a job with every task RUNNING, the probes pass,
 the start path and secrets are what the manifests say, and with Kubernetes HA Flink's Kubernetes client
 addresses the pods' namespace."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,23 +18,25 @@ from typing import Any
 import pytest
 import requests
 
-from tests.harness import prometheus
+from components import flink_rest_proxy as proxy
+from tests.harness import REPO_ROOT, prometheus
 from tests.harness.api_recorder import ApiRecorder
 from tests.harness.flink import read_config_file
 from tests.harness.java import COUNTING_JOB, compile_jobs_jar
+from tests.harness.pod_rest_client import PROBED
 from tests.harness.pods import Pod, PodCluster
 from tests.harness.program import ProgramRun, run_program
+from tests.harness.secret_mocks import sentinel
 from tests.test_program_flink import KUBECONFIG, SECRETS
 
 pytestmark = pytest.mark.flink
 
 IMAGES = {"1.18": "flink:1.18.1-java17", "1.20": "flink:1.20.3-java17", "2.2": "flink:2.2.0-java17"}
 # The Hologres password reaches the pods through secretKeyRef: `$`, spaces and `*` must arrive unchanged.
-# The pods run without the REST proxy sidecar: the harness maps no Service ports (8081 → the proxy's
-# 8443), and the proxy itself is proven with Debian's nginx in front of a real Flink
-# (tests/test_flink_rest_auth.py). What runs here is Flink's own start path.
-WITHOUT_PROXY = {"restAuth": "false"}
 SENTINEL = "S3NT1NEL $HOME *.jar  two  spaces $(POD_IP)"
+REST_PASSWORD = sentinel("flink-rest-auth-password", "password")  # the program's generated REST password
+# What the FlinkJob provider is given inside the cluster: the Service name, on the Service's port.
+SERVICE_URL = "https://flink-jobmanager-rest:8081"
 BOOT_TIMEOUT_S = 240
 HA_TIMEOUT_S = 180
 # A user setting, through the program's flinkConfig: on a 2-core machine shared with other test runs the
@@ -48,6 +54,13 @@ def rendered_config(run: ProgramRun) -> tuple[str, str]:
     return next((name, text) for name, text in data.items() if name.endswith(".yaml"))
 
 
+def flink_get(pods: PodCluster, jobmanager: Pod, path: str) -> requests.Response:
+    """Flink's own answer, read inside the JobManager pod on its loopback port (as `kubectl exec … curl
+    localhost` would): the test's view, behind the proxy that test_the_proxy_… exercises."""
+    url = f"http://127.0.0.1:{proxy.FLINK_LOOPBACK_PORT}{path}"
+    return pods.in_pod(jobmanager, lambda: requests.get(url, timeout=30))
+
+
 @dataclass
 class Booted:
     version: str
@@ -59,13 +72,13 @@ class Booted:
         return self.pods.pods_of("flink-jobmanager")[0]
 
     def rest(self, path: str) -> Any:
-        return self.pods.get(self.jobmanager, 8081, path).json()
+        return flink_get(self.pods, self.jobmanager, path).json()
 
 
 @pytest.fixture(scope="module", params=sorted(IMAGES))
 def cluster(request: pytest.FixtureRequest) -> Iterator[Booted]:
     version = request.param
-    run = run_program({**KUBECONFIG, **WITHOUT_PROXY, "flinkImage": IMAGES[version], "flinkConfig": LOADED_MACHINE},
+    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "flinkConfig": LOADED_MACHINE},
                       secrets={**SECRETS, "hologresPassword": SENTINEL})
     assert run.error is None, run.raw
     pods = PodCluster(kubernetes_objects(run), version=version)
@@ -98,14 +111,25 @@ def test_every_taskmanager_registers_with_the_rendered_slots(cluster: Booted) ->
 
 
 def test_probes_pass_on_the_healthy_cluster(cluster: Booted) -> None:
-    probed = 0
+    probed = []
     for pod in cluster.pods.pods:
-        container = pod.container()
-        for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
-            if kind in container.spec:
-                assert cluster.pods.probe(pod, container, kind), f"{pod.name} {kind}"
-                probed += 1
-    assert probed == 4  # liveness on all three pods, readiness on the JobManager
+        for container in (c for c in pod.containers if not c.init):
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if kind in container.spec:
+                    assert cluster.pods.probe(pod, container, kind), f"{pod.name}/{container.name} {kind}"
+                    probed.append((container.name, kind, next(iter(container.spec[kind].keys() & {
+                        "exec", "tcpSocket", "httpGet"}))))
+    # Liveness (tcpSocket) on all three Flink containers; Flink's readiness an exec inside the JobManager's
+    # Flink container (its REST is on loopback); the proxy's readiness and liveness tcpSocket on 8081.
+    assert sorted(probed) == sorted([("jobmanager", "livenessProbe", "tcpSocket"),
+                                     ("jobmanager", "readinessProbe", "exec"),
+                                     ("rest-proxy", "livenessProbe", "tcpSocket"),
+                                     ("rest-proxy", "readinessProbe", "tcpSocket"),
+                                     *[("taskmanager", "livenessProbe", "tcpSocket")] * 2])
+    # The exec probe fails when Flink does not answer there: it probes the loopback port, nothing else.
+    flink = cluster.jobmanager.container()
+    wrong = cluster.pods.exec(flink, ["bash", "-c", proxy.readiness_script(proxy.FLINK_LOOPBACK_PORT + 1)], 5)
+    assert wrong.returncode != 0
 
 
 def test_every_pod_exports_prometheus_metrics_on_its_annotated_port(cluster: Booted) -> None:
@@ -128,52 +152,63 @@ def test_every_pod_exports_prometheus_metrics_on_its_annotated_port(cluster: Boo
         assert scraped[pod.name]["flink_taskmanager_Status_JVM_Memory_Heap_Used"] > 0
 
 
-def test_a_job_runs_with_every_task_running(cluster: Booted) -> None:
+def test_the_proxy_admits_only_the_authenticated_client_from_another_pod(cluster: Booted) -> None:
+    """Issue 12 in the pods: from the TaskManager pod (its network, its /etc/hosts, its user: a debug container
+    there, since the test's code is on the host), the Service
+    name on 8081 is nginx with the program's certificate; no credential or a wrong one gets 401 (upload and
+    run included), Flink's own port is closed to it, and the authenticated client with the pinned CA and
+    the program's password runs a job to every task RUNNING, as the FlinkJob provider would."""
     jar = compile_jobs_jar(cluster.version)
-    url = f"http://{cluster.jobmanager.ip}:8081"
-
-    def submit() -> str:
-        with jar.open("rb") as handle:
-            upload = requests.post(f"{url}/jars/upload", files={"jarfile": (jar.name, handle,
-                                                                            "application/x-java-archive")},
-                                   timeout=60)
-        upload.raise_for_status()
-        jar_id = upload.json()["filename"].rsplit("/", 1)[-1]
-        run = requests.post(f"{url}/jars/{jar_id}/run", json={
-            "entryClass": COUNTING_JOB, "programArgsList": ["/tmp/counts", "pods"], "parallelism": 4}, timeout=60)
-        assert run.status_code == 200, run.text
-        return str(run.json()["jobid"])
-
-    def all_running(job_id: str) -> bool:
-        job = cluster.rest(f"/jobs/{job_id}")
-        if job["state"] in ("FAILED", "FAILING", "CANCELED"):
-            raise JobFailed(job["state"])
-        return job["state"] == "RUNNING" and all(
-            vertex["tasks"].get("RUNNING", 0) == vertex["parallelism"] for vertex in job["vertices"])
-
-    # Without checkpointing the rendered cluster does not restart a job: on a heavily loaded machine a
-    # slot offer that comes late fails it. A fresh submission is what a user would do; three are plenty.
-    failures = []
-    for _attempt in range(3):
-        job_id = cluster.pods.in_node(submit)
-        try:
-            cluster.pods.wait_for("every task RUNNING", lambda job_id=job_id: all_running(job_id), 120)
-            vertices = cluster.rest(f"/jobs/{job_id}")["vertices"]
-            assert sum(v["parallelism"] for v in vertices) >= 4
-            assert cluster.rest("/overview")["slots-available"] == 0  # the job spans both TaskManagers
-            break
-        except JobFailed as failed:
-            failures.append(str(failed))
-        finally:
-            cluster.pods.in_node(lambda job_id=job_id: requests.patch(f"{url}/jobs/{job_id}",
-                                                                      params={"mode": "cancel"}, timeout=30))
-    else:
-        pytest.fail(f"the job failed on every attempt: {failures}")
-    TIMINGS[f"job attempts {cluster.version}"] = len(failures) + 1
+    outputs = cluster.run.outputs
+    taskmanager = cluster.pods.pods_of("flink-taskmanager")[0]
+    request = {"url": SERVICE_URL, "user": outputs["flinkUiUser"], "password": outputs["flinkUiPassword"]["value"],
+               "ca_pem": outputs["flinkRestCaPem"], "jobmanager_ip": cluster.jobmanager.ip,
+               "loopback_port": proxy.FLINK_LOOPBACK_PORT, "jar": str(jar), "entry_class": COUNTING_JOB,
+               "args": ["/tmp/counts", "pods"], "parallelism": 4}
+    assert request["password"] == REST_PASSWORD
+    done = cluster.pods.debug(taskmanager, [sys.executable, "-m", "tests.harness.pod_rest_client"],
+                              user_of=taskmanager.container(), timeout=420, stdin=json.dumps(request),
+                              env={"PYTHONPATH": str(REPO_ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:] + cluster.pods.logs()
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert answer["statuses"] == {f"{who} {method} {path}": 401 for who in ("anonymous", "wrong password")
+                                  for method, path in PROBED}
+    assert answer["loopback port"] == "refused"
+    assert answer["taskmanagers"] == 2
+    job = answer["job"]
+    assert job["state"] == "RUNNING", f"the job failed on every attempt: {job['failures']}"
+    assert job["running_tasks"] == job["parallelism"] >= 4
+    assert job["slots_available"] == 0  # the job spans both TaskManagers
+    TIMINGS[f"job attempts {cluster.version}"] = len(job["failures"]) + 1
+    # Every request went through the sidecar, from the TaskManager pod's address; the log names the user only.
+    sidecar = cluster.jobmanager.container("rest-proxy")
+    access = sidecar.logs(tail=10**7)
+    assert f'{taskmanager.ip} - - ' in access and '"POST /jars/upload HTTP/1.1" 401' in access
+    assert f'{taskmanager.ip} - flink [' in access and '"POST /jars/upload HTTP/1.1" 200' in access
+    # The password is in no container's environment or log and not in the ConfigMap.
+    for pod in cluster.pods.pods:
+        for container in pod.containers:
+            assert REST_PASSWORD not in container.logs(tail=10**7), f"{pod.name}/{container.name} log"
+            if not container.init:
+                assert not any(REST_PASSWORD in v for v in container.environ().values()), container.name
+    assert REST_PASSWORD not in json.dumps(cluster.run.one("kubernetes:core/v1:ConfigMap").state())
 
 
-class JobFailed(Exception):
-    pass
+def test_the_proxy_runs_as_its_manifest_says(cluster: Booted) -> None:
+    """The sidecar as a kubelet starts it: the rendered command with Debian's nginx at the image's path,
+    uid/gid 101 without capabilities, the Secret volume read-only."""
+    sidecar = cluster.jobmanager.container("rest-proxy")
+    # nginx rewrites its title to "nginx: master process <argv…>".
+    assert " ".join(proxy.proxy_command()) in " ".join(sidecar.cmdline())
+    status = _status(sidecar.pid)
+    assert status["Uid"].split() == ["101"] * 4 and status["Gid"].split() == ["101"] * 4
+    assert status["NoNewPrivs"] == "1" and int(status["CapEff"], 16) == int(status["CapBnd"], 16) == 0
+    mounts = {fields[4]: fields[5].split(",") for fields in
+              (line.split() for line in open(f"/proc/{sidecar.pid}/mountinfo").read().splitlines())}  # noqa: SIM115
+    assert "ro" in mounts[proxy.CONF_DIR] and "rw" in mounts[proxy.TMP_DIR]
+    # The key is there for nginx, and not in the Flink container's filesystem at all.
+    assert sidecar.path(f"{proxy.CONF_DIR}/{proxy.KEY_FILE}").read_text().startswith("-----BEGIN PRIVATE KEY")
+    assert not cluster.jobmanager.container().path(proxy.CONF_DIR).exists()
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -216,7 +251,7 @@ def test_the_start_path_is_the_manifests_and_values_arrive_unchanged(cluster: Bo
 
 def _ha_requests(version: str, flink_config: dict[str, str] | None = None) -> tuple[list[str], list[str], str]:
     """Boot the HA JobManager pod against the API recorder: (request paths, its Java argv, its pod IP)."""
-    run = run_program({**KUBECONFIG, **WITHOUT_PROXY, "flinkImage": IMAGES[version], "namespace": "team-flink",
+    run = run_program({**KUBECONFIG, "flinkImage": IMAGES[version], "namespace": "team-flink",
                        "stateStorage": "file:///tmp/flink-state", "highAvailability": "kubernetes",
                        "flinkConfig": flink_config or {}}, secrets=SECRETS)
     assert run.error is None, run.raw
@@ -265,7 +300,7 @@ def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -
     from tests.harness.alicloud_mocks import ACCESS_KEY_SECRET
     from tests.harness.flink import flink_home
 
-    run = run_program(WITHOUT_PROXY, secrets=SECRETS)
+    run = run_program({}, secrets=SECRETS)
     assert run.error is None, run.raw
     # The libraries package has no file-system plugins; a real plugin jar of the distribution stands in
     # for the image's opt/flink-oss-fs-hadoop-<version>.jar, under another patch release than the image's.
@@ -276,7 +311,7 @@ def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -
         pods.start()
         jobmanager = pods.pods[0]
         container = jobmanager.container()
-        pods.wait_for("the REST API", lambda: pods.get(jobmanager, 8081, "/overview").ok, BOOT_TIMEOUT_S)
+        pods.wait_for("the REST API", lambda: flink_get(pods, jobmanager, "/overview").ok, BOOT_TIMEOUT_S)
         merged = container.path("/opt/flink/conf/config.yaml")
         stat = merged.stat()
         assert (stat.st_uid, stat.st_mode & 0o777) == (9999, 0o600)
@@ -285,7 +320,7 @@ def test_the_oss_access_key_is_merged_into_a_0600_config_and_masked_by_flink() -
         assert unchanged, "the OSS AccessKey secret changed on its way into Flink's config"
         assert not container.path("/opt/flink/secret-options").exists()  # only the init container mounts it
         assert all(ACCESS_KEY_SECRET not in value for value in container.environ().values())
-        served = pods.get(jobmanager, 8081, "/jobmanager/config")
+        served = flink_get(pods, jobmanager, "/jobmanager/config")
         assert ACCESS_KEY_SECRET not in served.text
         masked = {e["key"]: e["value"] for e in served.json()}["fs.oss.accessKeySecret"]
         assert masked == "******"

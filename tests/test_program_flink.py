@@ -82,9 +82,9 @@ def test_deployments_replicas_ports_probes_and_hardening(dev: ProgramRun) -> Non
     # Flink's own start scripts, not the image entrypoint (which rewrites jobmanager.rpc.address).
     assert jm["command"] == ["/opt/flink/bin/jobmanager.sh"] and tm["command"] == ["/opt/flink/bin/taskmanager.sh"]
     assert jm["args"] == tm["args"] == ["start-foreground"]
-    # Issue 12: Flink's REST port is renamed; "webui" (what the Services target) is the proxy's.
+    # Issue 12: Flink's REST port is renamed and on loopback; "webui" 8081 (what the Services target) is the proxy's.
     assert {p["name"]: p["containerPort"] for p in jm["ports"]} == {"rpc": 6123, "blob-server": 6124,
-                                                                     "flink-rest": 8081, "metrics": 9249}
+                                                                     "flink-rest": 18081, "metrics": 9249}
     assert {p["name"]: p["containerPort"] for p in tm["ports"]} == {"rpc": 6122, "metrics": 9249}  # no query state
     assert jm["livenessProbe"]["tcpSocket"]["port"] == 6123
     assert tm["livenessProbe"]["tcpSocket"]["port"] == 6122

@@ -67,8 +67,13 @@ def test_rotation_changes_the_password_keeper_and_a_bad_login_is_one_line() -> N
 
 
 REST_PASSWORD = sentinel("flink-rest-auth-password", "password")
-REST_KEY = sentinel("flink-rest-auth-server-key", "private-key")
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+def rest_key(run: ProgramRun) -> str:
+    """A line of the server's private key (a real, random key under the mocks): the sentinel to follow."""
+    pem = run.one("tls:index/privateKey:PrivateKey", "flink-rest-auth-server-key").state()["privateKeyPem"]
+    return pem.splitlines()[2]  # the first base64 line starts with the fixed PKCS#8 header
 
 
 def test_the_jobmanager_pod_gets_the_authenticating_proxy(dev: ProgramRun) -> None:
@@ -76,8 +81,9 @@ def test_the_jobmanager_pod_gets_the_authenticating_proxy(dev: ProgramRun) -> No
     flink, sidecar = pod["containers"]
     assert sidecar["name"] == "rest-proxy" and sidecar["image"] == "nginx:1.27.5"
     assert sidecar["command"] == ["nginx", "-e", "stderr", "-g", "daemon off;", "-c", "/etc/nginx/flink/nginx.conf"]
-    assert sidecar["ports"] == [{"name": "webui", "containerPort": 8443}]  # what both Services target
-    assert sidecar["readinessProbe"] == {"tcpSocket": {"port": 8443}, "periodSeconds": 10}
+    # What both Services target, on the Services' own port number (no port mapping).
+    assert sidecar["ports"] == [{"name": "webui", "containerPort": 8081}]
+    assert sidecar["readinessProbe"] == {"tcpSocket": {"port": 8081}, "periodSeconds": 10}
     assert sidecar["securityContext"]["runAsUser"] == 101 and sidecar["securityContext"]["readOnlyRootFilesystem"]
     # Only the proxy mounts the key and the htpasswd.
     assert {m["name"] for m in flink["volumeMounts"]}.isdisjoint({"rest-proxy"})
@@ -86,10 +92,11 @@ def test_the_jobmanager_pod_gets_the_authenticating_proxy(dev: ProgramRun) -> No
     assert volume["secret"]["secretName"] == proxy_secret.state()["metadata"]["name"]
     data = proxy_secret.plain()["stringData"]
     assert sorted(data) == ["htpasswd", "nginx.conf", "tls.crt", "tls.key"]
-    assert data["htpasswd"].startswith("flink:{SSHA}") and REST_KEY in data["tls.key"]
-    assert "listen 8443 ssl;" in data["nginx.conf"] and "proxy_pass http://127.0.0.1:8081;" in data["nginx.conf"]
+    assert data["htpasswd"].startswith("flink:{SSHA}") and rest_key(dev) in data["tls.key"]
+    assert "listen 8081 ssl;" in data["nginx.conf"] and "proxy_pass http://127.0.0.1:18081;" in data["nginx.conf"]
     config = dev.one("kubernetes:core/v1:ConfigMap").plain()["data"]
-    assert "127.0.0.1" in next(text for name, text in config.items() if name.endswith("yaml"))
+    flink_conf = next(text for name, text in config.items() if name.endswith("yaml"))
+    assert "127.0.0.1" in flink_conf and "18081" in flink_conf and "rest.port: 8081" in flink_conf
     assert dev.outputs["flinkUiUser"] == "flink" and dev.outputs["flinkRestCaPem"].startswith("-----BEGIN CERT")
     assert dev.outputs["flinkUiPassword"] == {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
                                               "value": REST_PASSWORD}  # a secret output
@@ -97,7 +104,7 @@ def test_the_jobmanager_pod_gets_the_authenticating_proxy(dev: ProgramRun) -> No
 
 def test_the_rest_password_and_key_are_secret_everywhere(dev: ProgramRun) -> None:
     for resource in dev.resources:
-        for needle in (REST_PASSWORD, REST_KEY):
+        for needle in (REST_PASSWORD, rest_key(dev)):
             assert list(plaintext_occurrences(resource.inputs, needle)) == [], resource.name
     assert REST_PASSWORD not in json.dumps(dev.one(DEPLOYMENT, "flink-jobmanager").inputs)
     assert list(plaintext_occurrences(dev.outputs, REST_PASSWORD)) == []

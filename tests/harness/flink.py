@@ -204,6 +204,8 @@ class FlinkCluster:
             "blob.server.port": str(free_port()),
             **({"queryable-state.proxy.ports": str(free_port())}
                if "queryable-state.proxy.ports" in options else {}),
+            # With the REST proxy the rendering binds Flink's REST to its own loopback port.
+            **({"rest.bind-port": str(self.rest_port)} if "rest.bind-port" in options else {}),
             **self.extra_dynamic,
         }
         # The Prometheus reporter listens on the rendered port in a pod; here each process gets its own.

@@ -25,6 +25,19 @@ IMAGE_ENV = {
     "HOME": "/opt/flink",  # useradd --home-dir $FLINK_HOME flink
 }
 IMAGE_WORKDIR = "/opt/flink"
+# The official nginx image (nginxinc/docker-nginx mainline/debian/Dockerfile at
+# 0215f8f7e23edf761913c61534ca8dcac27740df): nginx.org's Debian package, so the binary is /usr/sbin/nginx
+# (Debian's own nginx-light, which the harness runs, has the same path); Docker's default PATH; no WORKDIR.
+NGINX_IMAGE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+NGINX_BINARY = "/usr/sbin/nginx"
+
+
+def image_kind(image: str) -> str:
+    """"flink" or "nginx": the two images this project's pods run (any registry or mirror in front)."""
+    repository = image.rsplit("/", 1)[-1].split("@", 1)[0].split(":", 1)[0]
+    if repository in ("flink", "nginx"):
+        return repository
+    raise PodSpecError(f"image {image}: the harness lays out only the flink and nginx images")
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 

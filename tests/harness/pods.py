@@ -8,14 +8,17 @@ standing in for cluster DNS — and since hosts entries map no ports, every Serv
 targetPort; ConfigMap/Secret volumes read-only in the `..data` layout with `items` honoured; emptyDirs
 owned per fsGroup; /opt/flink as the official image lays it out (lib/, opt/, plugins/ from
 apache-flink-libraries, bin/ and conf/ from apache-flink, on a tmpfs per container like an image's
-writable layer) and the JDK at the image's JAVA_HOME. Init containers run to completion first, then
-each main container's exact command/args with the env resolved as Kubernetes resolves it, through
+writable layer) and the JDK at the image's JAVA_HOME; for the nginx image (the REST proxy sidecar) the
+host's Debian nginx at the image's path and an empty /etc/nginx. Init containers run to completion first,
+then each main container's exact command/args with the env resolved as Kubernetes resolves it, through
 `nsenter` (network) + `unshare` (mount, UTS) + `setpriv` (uid/gid, fsGroup as supplementary group, no
 capabilities, no_new_privs). The harness starts nothing of Flink itself: what runs is what the manifest
-says. Probes run as the kubelet runs them: from the node namespace against the pod IP.
+says. Probes run as the kubelet runs them: httpGet/tcpSocket from the node namespace against the pod IP,
+exec inside the container's namespaces as its user.
 
-Not reproduced: a real kubelet/CRI, kube-proxy (no ClusterIPs), seccomp, cgroup limits, the image's
-OS (the host's Debian userland and JDK 17 stand in for the image's Ubuntu and Temurin).
+Not reproduced: a real kubelet/CRI, kube-proxy (no ClusterIPs), seccomp, cgroup limits, a read-only root
+filesystem, the image's OS (the host's Debian userland, JDK 17 and nginx stand in for the images' Ubuntu,
+Temurin and nginx.org's build).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from tests.harness import kubelet
+from tests.harness import kubelet, missing
 from tests.harness.flink import flink_home, flink_scripts, java_binary
 from tests.harness.netns import GATEWAY, Network, in_netns, require_tools
 
@@ -43,6 +46,7 @@ T = TypeVar("T")
 # Where a container may mount volumes: paths on a per-container tmpfs (the host's own directories
 # are never written to). Every manifest path of this project is under one of them.
 MOUNTABLE_ROOTS = ("/opt/", "/run/", "/var/run/", "/tmp/")
+NGINX_ROOTS = ("/etc/nginx/",)  # the nginx image's config directory, a tmpfs of its own here
 WORK_ROOT = Path("/var/tmp/flink-hologres-pods")
 # SIGTERM first, as the kubelet does; a shorter grace than its 30 s keeps the tests quick.
 STOP_GRACE_S = 5.0
@@ -73,6 +77,8 @@ class Container:
     spec: dict[str, Any]
     init: bool
     log: Path
+    user: tuple[int, int, list[int]] = (0, 0, [])  # uid, gid, groups
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,6 +121,13 @@ class Pod:
     def ports(self) -> dict[str, int]:
         return {p["name"]: p["containerPort"] for c in self.spec["containers"] for p in c.get("ports", [])
                 if "name" in p}
+
+
+def _setpriv(container: Container) -> list[str]:
+    """Become `container`'s user: its uid/gid and groups, no capabilities, no_new_privs."""
+    uid, gid, groups = container.user
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", f"--groups={','.join(map(str, groups))}",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
 
 
 def _by_kind(objects: Sequence[Mapping[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -246,10 +259,11 @@ class PodCluster:
     def _mounts(self, pod: Pod, spec: Mapping[str, Any]) -> list[tuple[Path, str, bool]]:
         root = self.work_dir / pod.name
         mounts = []
+        roots = MOUNTABLE_ROOTS + (NGINX_ROOTS if kubelet.image_kind(spec["image"]) == "nginx" else ())
         for mount in spec.get("volumeMounts", []):
             path = mount["mountPath"]
-            if not path.startswith(MOUNTABLE_ROOTS):
-                raise kubelet.PodSpecError(f"mountPath {path} is outside {MOUNTABLE_ROOTS}")
+            if not path.startswith(roots):
+                raise kubelet.PodSpecError(f"mountPath {path} is outside {roots}")
             volume = next(v for v in pod.spec["volumes"] if v["name"] == mount["name"])
             read_only = bool(mount.get("readOnly")) or "configMap" in volume or "secret" in volume
             mounts.append((root / "volumes" / mount["name"], path, read_only))
@@ -257,10 +271,9 @@ class PodCluster:
             mounts.append((root / "serviceaccount", kubelet.SERVICE_ACCOUNT_DIR, True))
         return mounts
 
-    def _setup_script(self, pod: Pod, spec: Mapping[str, Any], uid: int, gid: int, groups: list[int]) -> str:
+    def _image_layout(self) -> list[str]:
         q = shlex.quote
         lines = [
-            "set -eu",
             # The image: /opt/flink as the official Dockerfile lays it out (owned by flink), JDK at JAVA_HOME.
             "mount -t tmpfs -o mode=0755 image /opt",
             "mkdir -p /opt/flink/lib /opt/flink/opt /opt/flink/plugins /opt/flink/log /opt/java/openjdk",
@@ -272,8 +285,18 @@ class PodCluster:
         opt = {p.name: p for p in (self.home / "opt").iterdir()} | self.extra_opt
         for name, source in sorted(opt.items()):
             lines += [f"touch /opt/flink/opt/{q(name)}", f"mount -o bind,ro {q(str(source))} /opt/flink/opt/{q(name)}"]
-        lines += [
-            "chown -R 9999:9999 /opt/flink/bin /opt/flink/conf /opt/flink/log && chown 9999:9999 /opt/flink",
+        lines.append("chown -R 9999:9999 /opt/flink/bin /opt/flink/conf /opt/flink/log && chown 9999:9999 /opt/flink")
+        return lines
+
+    def _setup_script(self, pod: Pod, spec: Mapping[str, Any], uid: int, gid: int, groups: list[int]) -> str:
+        q = shlex.quote
+        flink = kubelet.image_kind(spec["image"]) == "flink"
+        # nginx: the host's /usr/sbin/nginx is the image's binary path; its /etc/nginx stays hidden (an
+        # empty directory, as a config of the image's own would be unused: the command names its file).
+        image = self._image_layout() if flink else ["mount -t tmpfs -o mode=0755 image /etc/nginx"]
+        lines = [
+            "set -eu",
+            *image,
             "mount -t tmpfs -o mode=1777 tmp /tmp",
             "mount -t tmpfs -o mode=0755 run /run",
             f"mount -o bind,ro {q(str(self.work_dir / pod.name / 'hosts'))} /etc/hosts",
@@ -283,7 +306,7 @@ class PodCluster:
             lines += [f"mkdir -p {q(target)}", f"mount -o {options} {q(str(source))} {q(target)}"]
         lines += [
             f"hostname {q(pod.name)}",
-            f"cd {q(spec.get('workingDir', kubelet.IMAGE_WORKDIR))}",
+            f"cd {q(spec.get('workingDir', kubelet.IMAGE_WORKDIR if flink else '/'))}",
             f"exec setpriv --reuid={uid} --regid={gid} --groups={','.join(map(str, groups))} "
             "--inh-caps=-all --bounding-set=-all --no-new-privs -- \"$@\"",
         ]
@@ -303,12 +326,19 @@ class PodCluster:
         env = kubelet.container_env(spec, {"metadata": pod.metadata, "spec": pod.spec}, pod.ip,
                                     secrets=self.secrets, config_maps=self.config_maps, link_env=link_env)
         argv = [kubelet.expand(a, env) for a in [*spec["command"], *spec.get("args", [])]]
+        flink = kubelet.image_kind(spec["image"]) == "flink"
+        if not flink and not os.path.exists(kubelet.NGINX_BINARY):
+            missing("nginx (Debian's nginx-light)")
         # The runtime puts the image's ENV first and the pod's env over it; HOSTNAME is the pod name.
-        process_env = {**kubelet.IMAGE_ENV, "HOSTNAME": pod.name, **env}
+        process_env = {**(kubelet.IMAGE_ENV if flink else kubelet.NGINX_IMAGE_ENV), "HOSTNAME": pod.name, **env}
         setup = self._setup_script(pod, spec, uid, gid, groups)
         log = self.work_dir / pod.name / f"{spec['name']}.log"
-        container = Container(pod, spec["name"], spec, init, log)
-        with log.open("wb") as out:
+        container = Container(pod, spec["name"], spec, init, log, (uid, gid, groups), process_env)
+        log.touch()
+        # A runtime hands the container a pipe, which its user can reopen as /dev/stdout (nginx's access_log
+        # does); a log file owned by that user behaves the same.
+        os.chown(log, uid, gid)
+        with log.open("ab") as out:  # append: a reopened /dev/stdout must not write over stderr
             container.process = subprocess.Popen(
                 ["nsenter", f"--net=/run/netns/{self.network.netns(pod.name)}", "--",
                  "unshare", "--mount", "--uts", "--ipc", "--propagation", "private", "--",
@@ -335,19 +365,51 @@ class PodCluster:
         """Run `fn` in the node's network namespace (where the kubelet and the test's clients sit)."""
         return in_netns(self.network.node, fn, timeout)
 
+    def in_pod(self, pod: Pod, fn: Callable[[], T], timeout: float = 120) -> T:
+        """Run `fn` in `pod`'s network namespace (its loopback included)."""
+        return in_netns(self.network.netns(pod.name), fn, timeout)
+
     def get(self, pod: Pod, port: int, path: str, timeout: float = 30) -> requests.Response:
         return self.in_node(lambda: requests.get(f"http://{pod.ip}:{port}{path}", timeout=timeout))
 
+    def exec(self, container: Container, argv: Sequence[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """`kubectl exec`: `argv` in the container's namespaces (network, mount, UTS, IPC), working directory
+        and env, as its user with no capabilities."""
+        return subprocess.run(
+            ["nsenter", f"--target={container.pid}", "--net", "--mount", "--uts", "--ipc", "--wd", "--",
+             *_setpriv(container), *argv],
+            env=container.env, capture_output=True, text=True, timeout=timeout, check=False)
+
+    def debug(self, pod: Pod, argv: Sequence[str], *, user_of: Container, timeout: float = 30,
+              stdin: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`kubectl debug`: an ephemeral container in `pod`'s network namespace with the pod's /etc/hosts (Service
+        names resolve as in the pod) on the host's filesystem (where the test's code is), as `user_of`'s
+        user with no capabilities; env is `env` and PATH only."""
+        hosts = shlex.quote(str(self.work_dir / pod.name / "hosts"))
+        return subprocess.run(
+            ["nsenter", f"--net=/run/netns/{self.network.netns(pod.name)}", "--",
+             "unshare", "--mount", "--propagation", "private", "--",
+             "/bin/sh", "-c", f'mount -o bind,ro {hosts} /etc/hosts && exec "$@"', "debug",
+             *_setpriv(user_of), *argv],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}, input=stdin,
+            capture_output=True, text=True, timeout=timeout, check=False)
+
     def probe(self, pod: Pod, container: Container, kind: str) -> bool:
-        """One run of a container's probe as the kubelet makes it: from the node, against the pod IP."""
+        """One run of a container's probe as the kubelet makes it: exec inside the container, httpGet and
+        tcpSocket from the node against the pod IP."""
         probe = container.spec.get(kind)
         if probe is None:
             return True
+        timeout = float(probe.get("timeoutSeconds", 1))
+        if "exec" in probe:
+            try:
+                return self.exec(container, probe["exec"]["command"], timeout).returncode == 0
+            except subprocess.TimeoutExpired:
+                return False
         handler = probe.get("tcpSocket") or probe.get("httpGet")
-        assert handler is not None, f"{kind}: only tcpSocket and httpGet probes are supported"
+        assert handler is not None, f"{kind}: only exec, tcpSocket and httpGet probes are supported"
         port = handler["port"]
         port = pod.ports()[port] if isinstance(port, str) else int(port)
-        timeout = float(probe.get("timeoutSeconds", 1))
 
         def attempt() -> bool:
             if "tcpSocket" in probe:

@@ -1,7 +1,7 @@
 """The authenticating REST proxy for real: Debian's nginx with the rendered nginx.conf in front of a real Flink.
 
 `RestProxyServer` writes the files the proxy Secret would hold (the rendered nginx.conf with only its
-paths and ports adapted, a certificate from a throwaway CA made with `openssl`, the rendered htpasswd
+paths and ports adapted, a certificate from a throwaway CA (tests/harness/tls.py), the rendered htpasswd
 line) and runs the command the sidecar runs, as an unprivileged user like the container.
 """
 
@@ -18,34 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components import flink_rest_proxy as proxy
-from tests.harness import free_port, missing
+from tests.harness import free_port, missing, tls
 
 UNPRIVILEGED = "nobody"
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl {args[0]} failed: {result.stderr.strip()}")
-
-
-def make_ca_and_server_cert(directory: Path, names: tuple[str, ...] = ("DNS:localhost", "IP:127.0.0.1"),
-                            prefix: str = "") -> tuple[str, str, str]:
-    """(CA PEM, server cert PEM, server key PEM): ECDSA P-256, as the program's pulumi_tls resources."""
-    if shutil.which("openssl") is None:
-        missing("openssl")
-    ca_key, ca_crt = f"{prefix}ca.key", f"{prefix}ca.crt"
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key,
-             "-out", ca_crt, "-days", "2", "-subj", "/CN=flink-hologres test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-             cwd=directory)
-    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-             "-keyout", f"{prefix}server.key", "-out", f"{prefix}server.csr", "-subj", "/CN=flink-jobmanager-rest",
-             cwd=directory)
-    (directory / f"{prefix}ext.cnf").write_text(f"subjectAltName={','.join(names)}\nextendedKeyUsage=serverAuth\n")
-    _openssl("x509", "-req", "-in", f"{prefix}server.csr", "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", f"{prefix}server.crt", "-days", "2", "-extfile", f"{prefix}ext.cnf", cwd=directory)
-    return tuple((directory / f).read_text() for f in (ca_crt, f"{prefix}server.crt", f"{prefix}server.key"))  # type: ignore[return-value]
 
 
 def nginx_binary() -> str:
@@ -74,7 +49,7 @@ class RestProxyServer:
         conf_dir, tmp_dir = self.work_dir / "conf", self.work_dir / "tmp"
         conf_dir.mkdir(parents=True, exist_ok=True)
         tmp_dir.mkdir(exist_ok=True)
-        self.ca_pem, cert, key = make_ca_and_server_cert(self.work_dir)
+        self.ca_pem, cert, key = tls.ca_and_server_cert()
         self.port = self.port or free_port()
         data = proxy.secret_data(cert_pem=cert, key_pem=key, user=self.user, password=self.password)
         # The same file, adapted only in where it listens, where Flink is and where its files are.
