@@ -167,7 +167,7 @@ def test_the_proxy_admits_only_the_authenticated_client_from_another_pod(cluster
                "args": ["/tmp/counts", "pods"], "parallelism": 4}
     assert request["password"] == REST_PASSWORD
     done = cluster.pods.debug(taskmanager, [sys.executable, "-m", "tests.harness.pod_rest_client"],
-                              user_of=taskmanager.container(), timeout=420, stdin=json.dumps(request),
+                              timeout=420, stdin=json.dumps(request),
                               env={"PYTHONPATH": str(REPO_ROOT)})
     assert done.returncode == 0, done.stderr[-3000:] + cluster.pods.logs()
     answer = json.loads(done.stdout.splitlines()[-1])

@@ -380,17 +380,19 @@ class PodCluster:
              *_setpriv(container), *argv],
             env=container.env, capture_output=True, text=True, timeout=timeout, check=False)
 
-    def debug(self, pod: Pod, argv: Sequence[str], *, user_of: Container, timeout: float = 30,
-              stdin: str | None = None, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def debug(self, pod: Pod, argv: Sequence[str], *, timeout: float = 30, stdin: str | None = None,
+              env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         """`kubectl debug`: an ephemeral container in `pod`'s network namespace with the pod's /etc/hosts (Service
-        names resolve as in the pod) on the host's filesystem (where the test's code is), as `user_of`'s
-        user with no capabilities; env is `env` and PATH only."""
+        names resolve as in the pod) on the host's filesystem (where the test's code is). It runs as the
+        test's own user, which can read the checkout wherever it lives (a pod's uid 9999 cannot enter a
+        0700 clone directory), with no capabilities and no_new_privs; env is `env` and PATH only."""
         hosts = shlex.quote(str(self.work_dir / pod.name / "hosts"))
         return subprocess.run(
             ["nsenter", f"--net=/run/netns/{self.network.netns(pod.name)}", "--",
              "unshare", "--mount", "--propagation", "private", "--",
              "/bin/sh", "-c", f'mount -o bind,ro {hosts} /etc/hosts && exec "$@"', "debug",
-             *_setpriv(user_of), *argv],
+             "setpriv", f"--reuid={os.getuid()}", f"--regid={os.getgid()}", "--clear-groups",
+             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *argv],
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **(env or {})}, input=stdin,
             capture_output=True, text=True, timeout=timeout, check=False)
 
