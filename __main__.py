@@ -17,7 +17,7 @@ from components.alicloud_cluster import AlicloudServerlessCluster, mirror_image
 from components.alicloud_state import AlicloudStateStorage, StateStorageArgs
 from components.flink_job import FlinkJob
 from components.flink_job_health import HEALTH_KEYS
-from components.flink_rest_auth import RestAuthOptions, https_url
+from components.flink_rest_auth import RestAuthOptions
 from components.flink_rest_proxy import NGINX_IMAGE
 from components.flink_session_cluster import FlinkSessionCluster, FlinkSessionClusterArgs, RestService
 from components.hologres_ddl import DEFAULT_ORDER_DETAILS
@@ -82,9 +82,7 @@ flink = FlinkSessionCluster("flink", FlinkSessionClusterArgs(
                               image=mirror_image(NGINX_IMAGE, mirror)) if security.rest_auth else None,
 ), opts=pulumi.ResourceOptions(provider=k8s_provider))
 rest_auth = flink.rest_auth  # None without restAuth
-flink_rest_url = pulumi.Output.from_input(settings.flink_rest_url or cloud_rest_url or flink.external_rest_url)
-if rest_auth is not None:
-    flink_rest_url = flink_rest_url.apply(https_url)
+flink_rest_url = flink.client_url(settings.flink_rest_url or cloud_rest_url or flink.external_rest_url)
 
 # 5. The job(s), each its own resource: adding or removing one leaves the others running. They depend on the
 #    cluster and the table, so destroy stops them first; the table's identity makes a rebuild restart them.

@@ -240,17 +240,14 @@ class FlinkSessionCluster(pulumi.ComponentResource):
         # values), its namespace. Jobs take it as an input, so a roll reaches them in the same `up`.
         self.revision = pulumi.Output.all(checksum, secret_name, self.namespace).apply(
             lambda parts: ":".join(str(part) for part in parts))
-        self.external_rest_url = (rest_service.status.apply(_load_balancer_url).apply(
-                                      flink_rest_auth.https_url if rest_auth is not None else lambda url: url)
+        self.external_rest_url = (self.client_url(rest_service.status.apply(_load_balancer_url))
                                   if exposure.type == "LoadBalancer" else pulumi.Output.from_input(None))
         self.savepoint_dir = pulumi.Output.from_input(state.location if state else None).apply(
             lambda location: flink_config.StateLocation(location).savepoints if location else None)
         self.jobmanager = jobmanager
-        ready_url = args.ready_rest_url
+        ready_url = self.client_url(args.ready_rest_url) if args.ready_rest_url is not None else None
         if ready_url is None and args.ready_via_load_balancer and exposure.type == "LoadBalancer":
             ready_url = self.external_rest_url
-        if ready_url is not None and rest_auth is not None:  # through the authenticating proxy
-            ready_url = pulumi.Output.from_input(ready_url).apply(flink_rest_auth.https_url)
         self.ready: ClusterReady | None = None
         if ready_url is not None:
             self.ready = ClusterReady(f"{name}-ready", ClusterReadyArgs(
@@ -272,6 +269,11 @@ class FlinkSessionCluster(pulumi.ComponentResource):
             "configChecksum": self.config_checksum,
             "savepointDir": self.savepoint_dir,
         })
+
+    def client_url(self, url: pulumi.Input[str | None]) -> pulumi.Output[str | None]:
+        """A URL that reaches this cluster's REST API (an SLB, a port-forward, the Service), as a client must
+        use it: https:// through the authenticating proxy when the cluster has one."""
+        return pulumi.Output.from_input(url).apply(flink_rest_auth.https_url if self.rest_auth else lambda u: u)
 
     def _ha_identity(self, name: str, metadata: Any) -> list[pulumi.Resource]:
         """ServiceAccount + Role + RoleBinding for Kubernetes HA: ConfigMaps in this namespace only."""
