@@ -37,6 +37,7 @@ if settings.cluster is not None:
     rest_service = RestService(type="LoadBalancer", annotations=cloud.rest_service_annotations)
     pod_annotations, proxy_addresses = cloud.pod_annotations, [cloud.slb_address]
     pulumi.export("clusterId", cloud.cluster_id)
+    pulumi.export("vpcId", cloud.vpc_id)  # what a Hologres VPC endpoint is bound to (hologresNetworkPath vpc-endpoint)
     pulumi.export("kubeconfig", cloud.kubeconfig)  # a secret Output
     pulumi.export("slbAddress", cloud.slb_address)
     pulumi.export("zoneId", cloud.zone_id)

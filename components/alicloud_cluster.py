@@ -104,14 +104,14 @@ class ServerlessClusterArgs:
         for index, cidr in enumerate(self.ui_allowed_cidrs):
             network = ipaddress.ip_network(cidr, strict=False)
             if str(network) in _ALLOW_ANYONE or network.prefixlen == 0:
-                raise ArgumentError("ui_allowed_cidrs", f"{cidr} opens Flink's REST API to the whole internet; it "
-                                    "has no authentication and anyone who reaches it can run code", index=index)
+                raise ArgumentError("ui_allowed_cidrs", f"{cidr} opens Flink's REST API, which runs uploaded code, "
+                                    "to the whole internet; list only your office or VPN ranges", index=index)
             if network.version != 4:
                 raise ArgumentError("ui_allowed_cidrs", f"{cidr} is IPv6, but the CLB and its ACL are IPv4",
                                     index=index)
         if self.ui_access == "internet" and not self.ui_allowed_cidrs:
-            raise ArgumentError("ui_allowed_cidrs", "{ui_access} internet needs an allowlist (Flink's REST API has "
-                                "no authentication)")
+            raise ArgumentError("ui_allowed_cidrs", "{ui_access} internet needs an allowlist (Flink's REST API runs "
+                                "uploaded code: only the ranges that must reach it)")
         if self.eci_use_specs and self.cluster_profile == "Acs":
             raise ArgumentError("eci_use_specs", "is an ECI (ACK Serverless) setting; ACS sizes pods from their "
                                 "requests/limits")

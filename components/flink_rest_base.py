@@ -142,10 +142,21 @@ class Overview:
 
 
 class _BigBlockAdapter(HTTPAdapter):
-    """urllib3 copies a streamed body in 16 KiB blocks by default; larger blocks keep pace with curl."""
+    """urllib3 copies a streamed body in 16 KiB blocks by default; larger blocks keep pace with curl.
+
+    With a pinned CA (`pinned`), the chain is verified against that CA only, but the certificate's names are
+    not matched against the URL's host: the CA is the program's own, made for the one proxy certificate,
+    so whatever chains to it is that proxy, whichever address reaches it (a kubeconfig cluster's
+    LoadBalancer or NodePort, a node IP; names the certificate cannot know when it is made)."""
+
+    def __init__(self, *, pinned: bool = False) -> None:
+        self._pinned = pinned
+        super().__init__()
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["blocksize"] = UPLOAD_BLOCK_SIZE
+        if self._pinned:
+            kwargs["assert_hostname"] = False
         super().init_poolmanager(*args, **kwargs)
 
 
@@ -166,7 +177,7 @@ class RestSession:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.mount("http://", _BigBlockAdapter())
-        self.session.mount("https://", _BigBlockAdapter())
+        self.session.mount("https://", _BigBlockAdapter(pinned=bool(ca_pem)))
         self._overview: Overview | None = None
         # Issue 12: the REST proxy's CA is pinned (the only one trusted, never verify=False); basic auth.
         self._ca_file = _pinned_ca_file(ca_pem) if ca_pem else None

@@ -445,9 +445,9 @@ def test_settings_accept_a_valid_internet_allowlist(load_with: Any) -> None:
 
 
 @pytest.mark.parametrize(("values", "key", "says"), [
-    ({"uiAccess": "internet", "uiAllowedCidrs": ["0.0.0.0/0"]}, "uiAllowedCidrs[0]", "no authentication"),
+    ({"uiAccess": "internet", "uiAllowedCidrs": ["0.0.0.0/0"]}, "uiAllowedCidrs[0]", "to the whole internet"),
     ({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24", "::/0"]}, "uiAllowedCidrs[1]",
-     "no authentication"),
+     "to the whole internet"),
     ({"uiAccess": "internet"}, "uiAllowedCidrs", "allowlist"),
     ({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/33"]}, "uiAllowedCidrs[0]", "not a CIDR"),
     ({"vpcCidr": "192.168.0.0/16", "vswitchCidr": "10.0.0.0/24"}, "vswitchCidr", "not inside vpcCidr"),

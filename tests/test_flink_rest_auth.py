@@ -70,6 +70,18 @@ def test_no_credential_or_a_wrong_one_is_refused_for_every_endpoint(gate: RestPr
     assert ok.status_code == 200 and "flink-version" in ok.json()
 
 
+def test_the_pinned_ca_admits_any_address_of_the_proxy_and_nothing_else(gate: RestProxyServer, tmp_path: Path) -> None:
+    """A kubeconfig cluster's LoadBalancer or NodePort address is not in the certificate (it is made before
+    the address exists): the pinned CA alone identifies the proxy, a certificate of another CA does not pass."""
+    other_address = gate.url.replace("127.0.0.1", "127.0.0.2")  # loopback, but not a name in the certificate
+    with FlinkRestClient(other_address, ca_pem=gate.ca_pem, auth=(USER, PASSWORD)) as client:
+        assert client.overview().taskmanagers == 1
+    with RestProxyServer(upstream_port=gate.upstream_port, user=USER, password=PASSWORD) as impostor, \
+            pytest.raises(FlinkUnavailable, match="certificate verify failed|CERTIFICATE_VERIFY_FAILED"):
+        FlinkRestClient(impostor.url.replace("127.0.0.1", "127.0.0.2"), ca_pem=gate.ca_pem,
+                        auth=(USER, PASSWORD)).overview()
+
+
 def test_plain_http_and_an_unpinned_client_are_refused(gate: RestProxyServer, flink: FlinkCluster) -> None:
     plain = requests.get(f"http://127.0.0.1:{gate.port}/overview", auth=(USER, PASSWORD), timeout=10)
     assert plain.status_code == 400 and "flink-version" not in plain.text

@@ -3,6 +3,7 @@ job and table, TLS by default, and a network path chosen on purpose (issue 15)."
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -86,6 +87,9 @@ def test_the_stack_says_which_network_path_the_pods_use(config: dict[str, Any], 
     assert "egressIp" in run.outputs
     [said] = [w for w in run.warnings() if "hologresNetworkPath" in w]
     assert warning in said and f"pulumi config set hologresNetworkPath {path}" in said
+    # Every stack output the advice names is one `pulumi stack output` can show.
+    named = re.findall(r"stack output (\w+)", said)
+    assert set(named) <= set(run.outputs), (named, sorted(run.outputs))
     confirmed = run_program({**config, "hologresNetworkPath": path}, secrets=SECRETS)
     assert confirmed.error is None and not [w for w in confirmed.warnings() if "hologresNetworkPath" in w]
 
