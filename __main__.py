@@ -62,6 +62,7 @@ table = HologresTable("order-details", HologresTableArgs(
     sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert))
 writer = declare_writer("hologres-writer", host=hologres.admin_host, port=hologres.admin_port,
                         database=hologres.database, schema_name=table.schema_name, table_name=table.table_name,
+                        table_identity=table.identity,  # a rebuilt table lost its grants: the writer grants again
                         login=security.writer_login, rotation=security.credentials_rotation,
                         sslmode=hologres.sslmode, ssl_root_cert=hologres.ssl_root_cert)
 

@@ -8,7 +8,10 @@ table's provider does) and manages one login:
 - granted ``USAGE`` on the table's schema and ``SELECT, INSERT, UPDATE`` on the table: what an
   upsert sink (``INSERT … ON CONFLICT DO UPDATE``) needs; no DELETE, TRUNCATE, DDL or other table;
 - a new table name or password is an update (grants moved, password changed), a new login name
-  a replace; destroy revokes and drops the login and never touches the table.
+  a replace; destroy revokes and drops the login and never touches the table;
+- the table's identity (``HologresTable.identity``, new for every rebuilt table) is an input: a rebuild
+  (DROP + CREATE under the same name) drops the table's grants, so a new identity is an update that
+  grants again, with the same login and password (never a replace: the pods' Secret stays as it is).
 
 The password is a secret input (from ``pulumi_random.RandomPassword``). Pulumi's dynamic provider
 host hands it over wrapped as a secret and keeps it secret in the outputs only under the same key,
@@ -55,6 +58,8 @@ _TABLE_PROVIDER = HologresTableProvider()
 ADMIN_USER_KEY, ADMIN_PASSWORD_KEY = _TABLE_PROVIDER.user_config_key, _TABLE_PROVIDER.password_config_key
 
 LOGIN, PASSWORD = "login", "password"
+# "schema.table@generation" of the table (HologresTable.identity): changes exactly when the table is rebuilt.
+TABLE_IDENTITY = "tableIdentity"
 # Hologres prefixes custom accounts with BASIC$ (6 bytes) within the 63-byte name limit: the one rule for the
 # login name, for this provider's check and the settings (hologresWriterLogin).
 _LOGIN = re.compile(r"[A-Za-z0-9_]{1,57}")
@@ -129,7 +134,8 @@ class HologresWriterProvider(dyn.ResourceProvider):
         return dyn.CheckResult(props, [dyn.CheckFailure(p, r) for p, r in problems])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dyn.DiffResult:
-        keys = (*WRITER_CONNECTION_KEYS, ddl.SCHEMA, ddl.TABLE, LOGIN, PASSWORD)
+        # A new (or, in preview, unknown) table identity: the rebuilt table lost its grants; an update grants again.
+        keys = (*WRITER_CONNECTION_KEYS, ddl.SCHEMA, ddl.TABLE, TABLE_IDENTITY, LOGIN, PASSWORD)
         changed = [k for k in keys if is_unknown(_plain(news.get(k))) or _plain(olds.get(k)) != _plain(news.get(k))]
         if not changed:
             return dyn.DiffResult(changes=False, replaces=[])
@@ -316,7 +322,7 @@ def _warn_extra(role: str, schema: str, privileges: list[str]) -> None:
 
 def _outputs(props: Mapping[str, Any], role: str, version: Any, privileges: list[str]) -> dict[str, Any]:
     return {
-        **{k: props[k] for k in (*WRITER_CONNECTION_KEYS, ddl.SCHEMA, ddl.TABLE, LOGIN) if k in props},
+        **{k: props[k] for k in (*WRITER_CONNECTION_KEYS, ddl.SCHEMA, ddl.TABLE, TABLE_IDENTITY, LOGIN) if k in props},
         PASSWORD: props[PASSWORD],  # exactly as received: wrapped as a secret, so it stays one
         LOGIN_NAME: role,
         PERMISSION_MODEL: "standard",
@@ -343,9 +349,12 @@ class HologresWriterArgs:
     ssl_root_cert: pulumi.Input[str] = ""
     connect_timeout: pulumi.Input[int] = 10
     statement_timeout: pulumi.Input[int] = 60
+    # HologresTable.identity: a rebuilt table (its grants dropped with it) makes the writer grant again.
+    table_identity: pulumi.Input[str] | None = None
 
 
-_ENGINE_NAMES = {"schema_name": ddl.SCHEMA, "table_name": ddl.TABLE, "connect_timeout": CONNECT_TIMEOUT,
+_ENGINE_NAMES = {"schema_name": ddl.SCHEMA, "table_name": ddl.TABLE, "table_identity": TABLE_IDENTITY,
+                 "connect_timeout": CONNECT_TIMEOUT,
                  "ssl_root_cert": SSLROOTCERT,
                  "statement_timeout": STATEMENT_TIMEOUT, "login_name": LOGIN_NAME,
                  "permission_model": PERMISSION_MODEL, "hologres_version": HOLOGRES_VERSION}
@@ -367,7 +376,8 @@ class HologresWriter(dyn.Resource, module="hologres", name="Writer"):
             "host": args.host, "port": args.port, "database": args.database, "sslmode": args.sslmode,
             "ssl_root_cert": args.ssl_root_cert, "connect_timeout": args.connect_timeout,
             "statement_timeout": args.statement_timeout,
-            "schema_name": args.schema_name, "table_name": args.table_name, "login": args.login,
+            "schema_name": args.schema_name, "table_name": args.table_name, "table_identity": args.table_identity,
+            "login": args.login,
             "password": pulumi.Output.secret(args.password),
             **dict.fromkeys(("login_name", "privileges", "permission_model", "hologres_version")),
         }
@@ -383,8 +393,9 @@ class HologresWriter(dyn.Resource, module="hologres", name="Writer"):
 
 def declare_writer(resource_name: str, *, host: pulumi.Input[str], port: pulumi.Input[int],
                    database: pulumi.Input[str], schema_name: pulumi.Input[str], table_name: pulumi.Input[str],
-                   login: str, rotation: str, sslmode: pulumi.Input[str] = "require",
-                   ssl_root_cert: pulumi.Input[str] = "", opts: pulumi.ResourceOptions | None = None) -> HologresWriter:
+                   login: str, rotation: str, table_identity: pulumi.Input[str] | None = None,
+                   sslmode: pulumi.Input[str] = "require", ssl_root_cert: pulumi.Input[str] = "",
+                   opts: pulumi.ResourceOptions | None = None) -> HologresWriter:
     """The writer with a generated password; a new `rotation` value generates a new one (an update)."""
     import pulumi_random  # here, not at the top: the provider host never needs it
 
@@ -392,5 +403,5 @@ def declare_writer(resource_name: str, *, host: pulumi.Input[str], port: pulumi.
                                             keepers={"rotation": rotation}, opts=opts)
     args = HologresWriterArgs(host=host, port=port, database=database, schema_name=schema_name,
                               table_name=table_name, login=login, password=password.result, sslmode=sslmode,
-                              ssl_root_cert=ssl_root_cert)
+                              ssl_root_cert=ssl_root_cert, table_identity=table_identity)
     return HologresWriter(resource_name, args, opts)

@@ -3,8 +3,9 @@ PostgreSQL: the job's login can upsert into its table and do nothing else; renam
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import psycopg2
@@ -14,12 +15,13 @@ from psycopg2 import sql
 from pulumi.runtime import rpc
 
 from components import hologres_ddl as ddl
-from components.hologres_table import HologresTableProvider
+from components.hologres_table import HologresTableProvider, identity_of
 from components.hologres_writer import HologresWriterProvider, login_name, simple_permission_model_error
-from tests.harness.engine import Engine
+from tests.harness.engine import Engine, Registration, State
+from tests.harness.hologres_tables import table_inputs as declared_table
 from tests.harness.postgres import PostgresServer
 from tests.harness.program import plaintext_occurrences
-from tests.harness.provider_host import CheckFailed, ProviderError, ProviderHost, resource_inputs
+from tests.harness.provider_host import UNKNOWN, CheckFailed, ProviderError, ProviderHost, resource_inputs
 
 pytestmark = pytest.mark.postgres
 USER_KEY, PASSWORD_KEY = "flink-hologres:hologresUser", "flink-hologres:hologresPassword"
@@ -77,12 +79,13 @@ def table_inputs(postgres: PostgresServer, database: str, name: str = "order_det
 
 
 def writer_inputs(postgres: PostgresServer, database: str, login: str, password: str = SENTINEL,
-                  table: str = "order_details") -> dict[str, Any]:
+                  table: str = "order_details", **extra: Any) -> dict[str, Any]:
     # The program's input is a secret Output: the engine sends it to the provider wrapped as a secret.
     return resource_inputs(HologresWriterProvider(), {
         "host": postgres.host, "port": postgres.port, "database": database, "connectTimeout": 5,
         "sslmode": "disable",  # the test server has no TLS
-        "schemaName": "public", "tableName": table, "login": login, "password": rpc.wrap_rpc_secret(password)})
+        "schemaName": "public", "tableName": table, "login": login, "password": rpc.wrap_rpc_secret(password),
+        **extra})
 
 
 def as_writer(postgres: PostgresServer, database: str, user: str, password: str) -> psycopg2.extensions.connection:
@@ -251,3 +254,74 @@ def test_on_hologres_the_login_is_a_basic_custom_account(engine: Engine, postgre
         conn.close()
     engine.destroy("writer")
     assert admin_query(postgres, pg_database, f"SELECT count(*) FROM pg_roles WHERE rolname = '{account}'") == [(0,)]
+
+
+@pytest.mark.parametrize("wired", [False, True], ids=["defect-without-identity", "with-identity"])
+def test_a_rebuilt_table_is_granted_to_the_writer_again(engine: Engine, postgres: PostgresServer,
+                                                        pg_database: str, login: str, wired: bool) -> None:
+    """Defect: a delete-first table rebuild (DROP + CREATE under the same name) drops the table's grants,
+    and the writer's inputs (schema and table name) do not change, so nothing granted them again. With
+    the table's identity as an input (a property dependency on the table), the engine asks the writer's
+    diff with it unknown during the replacement (an update: the writer is kept), then updates it after
+    the new table exists: granted again, same login, same password."""
+    spec = ddl.DEFAULT_ORDER_DETAILS
+    rebuilt = dataclasses.replace(spec, columns=tuple(
+        dataclasses.replace(c, type="NUMERIC(38,4)") if c.name == "price" else c for c in spec.columns))
+
+    def writer(snapshot: Mapping[str, State]) -> dict[str, Any]:
+        out = snapshot["table"].outputs
+        identity = {"tableIdentity": identity_of(out[ddl.SCHEMA], out[ddl.TABLE], out["generation"])}
+        return writer_inputs(postgres, pg_database, login, **(identity if wired else {}))
+
+    def program(declared: ddl.TableSpec) -> list[Registration]:
+        return [Registration("table", declared_table(postgres, pg_database, declared, dropTableOnDestroy=True)),
+                Registration("writer", writer, {"tableIdentity": ["table"]} if wired else {})]
+
+    engine.up_program(program(spec))
+    before, old_table = engine.state("writer"), engine.state("table")
+    assert before is not None and old_table is not None
+    conn = as_writer(postgres, pg_database, login, SENTINEL)
+    try:
+        run(conn, UPSERT.format(table="order_details", price="1.00"))
+    finally:
+        conn.close()
+
+    first = len(engine.calls)
+    after = engine.up_program(program(rebuilt))
+    calls = engine.calls[first:]
+
+    assert after["table"].outputs["generation"] != old_table.outputs["generation"]  # a new table
+    conn = as_writer(postgres, pg_database, login, SENTINEL)  # the same password still logs in
+    try:
+        if not wired:
+            # The old wiring: the writer's diff finds nothing, no grant runs, the job cannot write.
+            assert ("writer", "update") not in calls
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                run(conn, UPSERT.format(table="order_details", price="2.00"))
+            return
+        # The writer is asked during the replacement (identity unknown): an update, so it is not deleted;
+        # it is updated after the new table was created.
+        assert calls == [("table", "check"), ("table", "diff"), ("table", "check"), ("writer", "diff"),
+                         ("table", "delete"), ("table", "create"), ("writer", "check"), ("writer", "diff"),
+                         ("writer", "update")]
+        run(conn, UPSERT.format(table="order_details", price="2.00"))
+        assert run(conn, "SELECT price::text FROM public.order_details") == [("2.0000",)]
+    finally:
+        conn.close()
+    assert after["writer"].id == before.id and after["writer"].outputs["privileges"] == before.outputs["privileges"]
+    assert after["writer"].outputs["password"] == before.outputs["password"]  # no new password, no new Secret
+    assert rpc.is_rpc_secret(after["writer"].outputs["password"])
+
+
+def test_the_table_identity_is_an_update_never_a_replace(engine: Engine, postgres: PostgresServer,
+                                                         pg_database: str, login: str) -> None:
+    """The writer's diff through the provider host (no database call): a first identity (a stack from
+    before it), a new one and an unknown one (preview, or the engine's dependent-replacement question)
+    are updates; the same one is no change."""
+    olds = {k: v for k, v in writer_inputs(postgres, pg_database, login).items() if k != "password"}
+    for old, new in ((None, "public.t@a"), ("public.t@a", "public.t@b"), ("public.t@a", UNKNOWN)):
+        recorded = {**olds, "tableIdentity": old} if old else olds
+        result = engine.host.diff(login, recorded, {**olds, "tableIdentity": new}, "writer", old_inputs=recorded)
+        assert (result.changes, result.replaces) == ("some", []), (old, new)
+    same = {**olds, "tableIdentity": "public.t@a"}
+    assert engine.host.diff(login, same, same, "writer", old_inputs=same).changes == "none"

@@ -13,7 +13,7 @@ from tests.harness.program import USER_SET, ProgramRun, run_program
 
 SECRETS = {"hologresUser": "AKID-user", "hologresPassword": "S3NT1NEL-holo-secret"}
 KUBECONFIG = {"target": "kubeconfig"}
-TABLE = "pulumi-python:dynamic/hologres:Table"
+TABLE, WRITER = "pulumi-python:dynamic/hologres:Table", "pulumi-python:dynamic/hologres:Writer"
 SECRET = "kubernetes:core/v1:Secret"
 
 
@@ -97,3 +97,15 @@ def test_the_stack_says_which_network_path_the_pods_use(config: dict[str, Any], 
 def test_a_network_path_that_contradicts_the_endpoint_stops() -> None:
     run = run_program({"hologresNetworkPath": "public"}, secrets=SECRETS)
     assert "is a VPC endpoint, but hologresNetworkPath is public" in stopped(run, "hologresEndpoint")
+
+
+def test_the_writer_follows_the_table_identity_so_a_rebuild_grants_it_again() -> None:
+    """A rebuilt table (DROP + CREATE) loses its grants: the writer's `tableIdentity` depends on the table
+    as a property, so the engine updates the writer (grants again) after the table's replacement."""
+    outputs = {"__resource_outputs__": {TABLE: {"generation": "0123abcd"}}}
+    run = run_program(KUBECONFIG, secrets=SECRETS, invokes=outputs)
+    assert run.error is None, run.raw
+    table, writer = run.one(TABLE), run.one(WRITER)
+    assert writer.property_dependencies["tableIdentity"] == [table.urn]
+    named = table.plain()
+    assert writer.plain()["tableIdentity"] == f"{named['schemaName']}.{named['tableName']}@0123abcd"
