@@ -422,20 +422,21 @@ def test_replace_deletes_before_it_creates(flink22: FlinkCluster, provider_host:
     engine.destroy("replaced")
 
 
+def job_inputs_offline() -> dict[str, Any]:
+    args = FlinkJobArgs(rest_url="http://127.0.0.1:1", jar_path="/x.jar", jar_sha256="0" * 64, job_name="gap")
+    return args.props(default_job_name="gap")
+
+
 def test_every_attempt_is_looked_up_past_a_gap() -> None:
     """Defect: the lookup stopped at the first id Flink did not list; after a rolled-back upgrade (attempt 1)
     Flink forgets attempt 0 first (jobstore.expiration-time), and attempt 1 was then never found."""
     spec = spec_from(job_inputs_offline())
+
     def job(attempt: int, state: str) -> JobStatus:
         return JobStatus(job_id=spec.job_id(attempt), name="x", state=state, start_time=0, tasks={})
     listing = {j.job_id: j for j in (job(1, "FINISHED"), job(3, "RUNNING"), job(5, "CANCELED"))}
     assert [j.job_id for j in listed_attempts(listing, spec)] == [spec.job_id(a) for a in (1, 3, 5)]
     assert listed_attempts({}, spec) == []
-
-
-def job_inputs_offline() -> dict[str, Any]:
-    args = FlinkJobArgs(rest_url="http://127.0.0.1:1", jar_path="/x.jar", jar_sha256="0" * 64, job_name="gap")
-    return args.props(default_job_name="gap")
 
 
 def test_a_rolled_back_attempt_past_a_forgotten_one_is_stopped_and_resumed(
