@@ -55,7 +55,7 @@ from components.flink_job_upgrade import (
     current_job,
     deploy,
     iso,
-    predecessor_savepoint,
+    predecessor,
     roll_back,
     take_snapshot,
 )
@@ -123,6 +123,26 @@ def _restorable(client: FlinkRestClient, spec: JobSpec, job_id: str, known: str 
     return found.path if found else known
 
 
+def _create_restore(client: FlinkRestClient, spec: JobSpec, props: Mapping[str, Any]) -> str | None:
+    """What a create restores from: a replacement (table rebuild, `up --replace`) resumes from the newest
+    snapshot of the run its delete just ended; else `initial_savepoint_path`. Either fallback is said
+    aloud on a replacement or a job bound to a sink table: an initial savepoint may be weeks old, and a
+    rebuild without a snapshot loses the job's state."""
+    previous = predecessor(client, spec)
+    if previous is not None and previous.snapshot:
+        return previous.snapshot
+    rebuild = previous is not None or bool(props.get(SINK_KEY))
+    if spec.initial_savepoint_path:
+        if rebuild:
+            _warn(f"job '{spec.job_name}': restored from jobInitialSavepointPath (jobs[].initialSavepointPath) "
+                  f"{spec.initial_savepoint_path}; unset it once the job runs")
+        return spec.initial_savepoint_path
+    if previous is not None and spec.effective_upgrade_mode != "stateless":
+        _warn(f"job '{spec.job_name}': no snapshot of its previous run {previous.job_id} on {spec.rest_url}; "
+              "it starts without state")
+    return None
+
+
 class FlinkJobProvider(dynamic.ResourceProvider):
     """Create/read/update/delete of one Flink job through the REST API."""
 
@@ -168,8 +188,7 @@ class FlinkJobProvider(dynamic.ResourceProvider):
                                                  "job_ui_url": spec.ui_link(job_id)})
         with _client(spec, props) as client:
             client.wait_until_ready(spec.rest_deadline_seconds)
-            # A replacement (table rebuild, `up --replace`) resumes from the savepoint its delete just took.
-            restore_from = predecessor_savepoint(client, spec) or spec.initial_savepoint_path
+            restore_from = _create_restore(client, spec, props)
             outs = deploy(client, spec, restore_from=restore_from)
             outs.update(job_health_outputs(client, outs["job_id"], props, reset_baseline=True, just_started=True))
         return dynamic.CreateResult(outs["job_id"], {**props, **outs, "savepoints": []})

@@ -54,40 +54,50 @@ def find_job(client: FlinkRestClient, spec: JobSpec) -> tuple[str, JobStatus | N
                         f"jobs on {spec.rest_url}; restart the JobManager or change job_name")
 
 
+def listed_attempts(known: Mapping[str, JobStatus], spec: JobSpec) -> list[JobStatus]:
+    """This version's runs that Flink lists, lowest attempt first. Every attempt is looked up: Flink
+    forgets ended jobs one by one (`jobstore.expiration-time`), so a gap (attempt 0 forgotten, a
+    rolled-back attempt 1 still listed) says nothing about later attempts."""
+    return [known[job_id] for job_id in (spec.job_id(a) for a in range(MAX_JOB_ID_ATTEMPTS)) if job_id in known]
+
+
 def current_job(client: FlinkRestClient, spec: JobSpec, recorded: str) -> tuple[str, JobStatus | None]:
     """The job that runs this resource now. The state records `recorded`, but a rolled-back upgrade (whose
     state could not be written: a failed update keeps the old one) runs the same version under the next
-    derived id: an active job with one of this version's ids is ours."""
+    derived id: an active job with one of this version's ids is ours (the highest attempt)."""
     known = client.jobs()
     status = known.get(recorded)
     if status is not None and not status.terminal:
         return recorded, status
-    for attempt in range(MAX_JOB_ID_ATTEMPTS):
-        job_id = spec.job_id(attempt)
-        other = known.get(job_id)
-        if other is None:
-            break
-        if not other.terminal:
-            return job_id, other
-    return recorded, status
+    active = [other for other in listed_attempts(known, spec) if not other.terminal]
+    return (active[-1].job_id, active[-1]) if active else (recorded, status)
 
 
-def predecessor_savepoint(client: FlinkRestClient, spec: JobSpec) -> str | None:
-    """The final savepoint of the job this version ran as last on this JobManager, when it was stopped with
-    one (FINISHED: the provider's delete, suspend and upgrades stop that way; a cancelled or failed one is
-    not resumed). A delete-first replacement (a rebuilt sink table, `up --replace`) thus comes back with its
-    state. Flink lists ended jobs until `jobstore.expiration-time` (1 h) or a JobManager restart without HA."""
-    known = client.jobs()
-    last = None
-    for attempt in range(MAX_JOB_ID_ATTEMPTS):
-        status = known.get(spec.job_id(attempt))
-        if status is None:
-            break
-        last = status
-    if last is None or last.state != "FINISHED" or spec.effective_upgrade_mode == "stateless":
+@dataclass(frozen=True)
+class Predecessor:
+    job_id: str  # the last run of this version Flink lists (highest attempt)
+    snapshot: str | None  # what a replacement resumes from (None: nothing to resume)
+
+
+def predecessor(client: FlinkRestClient, spec: JobSpec) -> Predecessor | None:
+    """The run of this version Flink lists last on this JobManager, and, when it ended (stopped with a
+    savepoint by a delete, suspend or upgrade; cancelled; failed), its newest snapshot: a savepoint, or
+    with last-state a retained checkpoint too (none when stateless). A delete-first replacement (a
+    rebuilt sink table, `up --replace`) thus comes back with its state. Flink lists ended jobs until
+    `jobstore.expiration-time` (1 h) or a JobManager restart without HA."""
+    runs = listed_attempts(client.jobs(), spec)
+    if not runs:
         return None
-    stats = checkpoint_stats(client, last.job_id)
-    return stats.latest_savepoint.path if stats and stats.latest_savepoint else None
+    last = runs[-1]
+    if not last.terminal or spec.effective_upgrade_mode == "stateless":
+        return Predecessor(last.job_id, None)
+    found = newest_snapshot(client, last.job_id, checkpoints=spec.effective_upgrade_mode == "last-state")
+    if found is not None and not found.savepoint:
+        # Statistics read before the job ended may still be cached, naming a checkpoint that a later one
+        # subsumed (deleted): read them again once any cached copy has expired.
+        time.sleep(_refresh_interval_s(client) + 0.3)
+        found = newest_snapshot(client, last.job_id, checkpoints=True) or found
+    return Predecessor(last.job_id, found.path if found else None)
 
 
 # --- starting ---------------------------------------------------------------------------------------

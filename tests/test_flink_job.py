@@ -23,7 +23,10 @@ import requests
 from pulumi.output import Unknown
 
 from components.flink_job import FlinkJobArgs, FlinkJobProvider
-from components.flink_rest import FlinkRestClient, file_sha256
+from components.flink_job_capacity import ensure_jar
+from components.flink_job_spec import spec_from
+from components.flink_job_upgrade import listed_attempts
+from components.flink_rest import FlinkRestClient, JobStatus, file_sha256
 from tests.harness import REPO_ROOT, free_port
 from tests.harness.engine import Engine, State
 from tests.harness.flink import FlinkCluster
@@ -388,6 +391,7 @@ def test_delete_of_a_cancelled_job_succeeds_and_up_resubmits(flink22: FlinkClust
     assert engine.refresh("gone").state is None
     again = engine.up("gone", news)
     assert engine.last_calls == ["check", "create"]
+    assert f"no snapshot of its previous run {state.id}" in provider_host.output()  # said aloud
     assert again.id != state.id and live_state(flink22, again.id) == "RUNNING"
     # …and destroying a job that is already over is not an error.
     client.cancel(again.id)
@@ -408,11 +412,55 @@ def test_replace_deletes_before_it_creates(flink22: FlinkCluster, provider_host:
 
     final = sorted(savepoints.iterdir())[-1]
     renamed = engine.up("replaced", {**news, "job_name": news["job_name"] + "-renamed",
-                                     "initial_savepoint_path": f"file:{final}"})
+                                     "initial_savepoint_path": f"file:{final}", "sink_identity": "public.t@1"})
     assert engine.last_calls == ["check", "diff", "check", "delete", "create"]  # the diff asked delete-first
     assert [job["jid"] for job in active_jobs(flink22.rest_url)] == [renamed.id]
     assert renamed.outputs["restored_from"] == f"file:{final}"
+    # A job bound to a sink table restored from the initial savepoint: a later rebuild would do it again.
+    assert f"restored from jobInitialSavepointPath (jobs[].initialSavepointPath) file:{final}; unset it once " \
+           "the job runs" in provider_host.output()
     engine.destroy("replaced")
+
+
+def job_inputs_offline() -> dict[str, Any]:
+    args = FlinkJobArgs(rest_url="http://127.0.0.1:1", jar_path="/x.jar", jar_sha256="0" * 64, job_name="gap")
+    return args.props(default_job_name="gap")
+
+
+def test_every_attempt_is_looked_up_past_a_gap() -> None:
+    """Defect: the lookup stopped at the first id Flink did not list; after a rolled-back upgrade (attempt 1)
+    Flink forgets attempt 0 first (jobstore.expiration-time), and attempt 1 was then never found."""
+    spec = spec_from(job_inputs_offline())
+
+    def job(attempt: int, state: str) -> JobStatus:
+        return JobStatus(job_id=spec.job_id(attempt), name="x", state=state, start_time=0, tasks={})
+    listing = {j.job_id: j for j in (job(1, "FINISHED"), job(3, "RUNNING"), job(5, "CANCELED"))}
+    assert [j.job_id for j in listed_attempts(listing, spec)] == [spec.job_id(a) for a in (1, 3, 5)]
+    assert listed_attempts({}, spec) == []
+
+
+def test_a_rolled_back_attempt_past_a_forgotten_one_is_stopped_and_resumed(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    """The state records attempt 0, which Flink no longer lists; the version runs as attempt 1 (a rollback).
+    delete must stop attempt 1 with its savepoint, and the replacement's create resume from it."""
+    out, savepoints = tmp_path / "out", tmp_path / "savepoints"
+    news = job_inputs(flink22, "gap", args=[str(out), "v1", "4", "2"], upgrade_mode="savepoint",
+                      savepoint_dir=str(savepoints))
+    spec = spec_from(news)
+    client = FlinkRestClient(flink22.rest_url)
+    rolled_back = client.run_jar(ensure_jar(client, spec).jar_id, entry_class=spec.entry_class, args=spec.args,
+                                 parallelism=spec.parallelism, job_id=spec.job_id(1))
+    wait_for_counts(out, "v1", 100)
+    provider_host.delete(spec.job_id(0), {**news, "job_id": spec.job_id(0)})
+    assert live_state(flink22, rolled_back) == "FINISHED"  # stopped (with a savepoint), not left running
+    final = sorted(savepoints.iterdir())[-1]
+    engine = Engine(provider_host)
+    resumed = engine.up("gap", news)
+    assert resumed.outputs["restored_from"] and str(final) in resumed.outputs["restored_from"]
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
+    engine.destroy("gap")
+    v1 = sorted(c.n for c in counts(out) if c.label == "v1")
+    assert v1 == list(range(len(v1)))  # no gap, no repeat across the replacement
 
 
 def test_destroy_with_the_rest_api_unreachable_says_how_and_can_abandon(provider_host: ProviderHost) -> None:
@@ -500,6 +548,26 @@ def test_last_state_upgrade_restores_from_the_newest_checkpoint(flink22: FlinkCl
     assert_one_line(error.value, "last-state upgrade of job", "has no completed checkpoint",
                     "the old job keeps running")
     assert live_state(flink22, engine.state("stale").id) == "RUNNING"
+
+
+def test_a_cancelled_last_state_job_is_replaced_from_its_retained_checkpoint(
+        flink22: FlinkCluster, provider_host: ProviderHost, tmp_path: Path) -> None:
+    """Defect: only a FINISHED previous run was resumed; a last-state job without a savepoint directory is
+    cancelled by delete, and its replacement started without state though Flink listed its checkpoint."""
+    engine = Engine(provider_host)
+    config = _last_state_config(**{"execution.checkpointing.dir": f"file://{tmp_path / 'checkpoints'}"})
+    news, state, out, _ = counting_v1(flink22, engine, "cancelled", tmp_path, upgrade_mode="last-state",
+                                      savepoint_dir=None, flink_configuration=config, require_checkpoint=True)
+    replaced = engine.up("cancelled", news, replace=True, delete_before_replace=True)
+    assert engine.last_calls == ["check", "delete", "create"]
+    assert FlinkRestClient(flink22.rest_url).job_summary(state.id).state == "CANCELED"
+    restored = replaced.outputs["restored_from"]
+    assert restored and "/chk-" in restored
+    wait_for_counts(out, "v1", max(c.n for c in counts(out)) + 50)
+    engine.destroy("cancelled")
+    v1 = sorted(set(c.n for c in counts(out) if c.label == "v1"))
+    assert v1 == list(range(len(v1)))  # resumed (what ran after the checkpoint is written again), not from 0
+    assert sum(1 for c in counts(out) if c.label == "v1" and c.n == 0) == 1
 
 
 def test_jobs_sharing_a_jar_created_concurrently_upload_it_once_and_a_shortage_fails_fast(
