@@ -245,19 +245,26 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
     if high_availability == "kubernetes" and state_storage is None:
         raise ConfigError("highAvailability", "kubernetes HA keeps job metadata in durable storage, and "
                           "stateStorage is not set", config_set("stateStorage", note="e.g. oss://<bucket>/flink"))
+    security = _security(read, stack)
+    # What a port-forward to the REST Service answers: the proxy speaks TLS only.
+    forwarded_url = f"{'https' if security.rest_auth else 'http'}://127.0.0.1:8081"
     rest_url = read.text("flinkRestUrl")
     if rest_url and not flink_job_spec.REST_URL.match(rest_url):
         raise ConfigError("flinkRestUrl", f"'{rest_url}' is not an http(s) URL",
-                          config_set("flinkRestUrl", "http://127.0.0.1:8081"))
+                          config_set("flinkRestUrl", forwarded_url))
     if (any(job.jar for job in jobs) and target == "kubeconfig" and not rest_url
             and flink.rest_service_type != "LoadBalancer"):
         # Jobs are submitted from the machine running `pulumi up`, which cannot reach a cluster address.
         raise ConfigError("flinkRestUrl", f"jobs are submitted from this machine, which cannot reach the "
                           f"{flink.rest_service_type} REST Service",
-                          config_set("flinkRestUrl", "http://127.0.0.1:8081",
+                          config_set("flinkRestUrl", forwarded_url,
                                      note=f"with kubectl -n {namespace} port-forward svc/flink-jobmanager-rest "
                                      "8081 running; or set restServiceType LoadBalancer"))
     alicloud = read_alicloud(read, stack) if target == "ack" else None
+    if alicloud is not None and alicloud.ui_access == "internet" and not security.rest_auth:
+        warnings.append("config 'restAuth': false puts Flink's REST API, which runs any uploaded jar, on the "
+                        "internet SLB with only uiAllowedCidrs in front of it; `pulumi config set restAuth true` "
+                        "puts TLS and a password in front of it")
     cluster = cluster_args(alicloud, project=PROJECT, stack=stack) if alicloud else None
     if any(job.jar for job in jobs) and alicloud and alicloud.ui_access == "intranet" and not rest_url:
         warnings.append("jobs are submitted through the intranet SLB, which only machines inside the VPC (or on "
@@ -280,7 +287,7 @@ def load(config: pulumi.Config | None = None, stack: str | None = None,
         drop_state_on_destroy=read.boolean("dropStateOnDestroy", False),
         warnings=warnings,
         metrics=_metrics(read),
-        security=_security(read, stack),
+        security=security,
         cluster=cluster,
     )
     return dataclasses.replace(settings, state=state_decision(settings))

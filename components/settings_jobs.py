@@ -108,7 +108,8 @@ def _lifecycle(raw: Mapping[str, Any], key_of: Callable[[str], str], mode: str |
                               "checkpoint location is set",
                               config_set("stateStorage", note="asks for a location, e.g. oss://<bucket>/flink"))
         interval = str(raw.get("checkpointInterval") or "30 s")
-        if not re.match(r"^\d+\s*(ms|s|min|h)?$", interval):
+        # A unit is required: Flink reads a bare number as milliseconds (30 would checkpoint every 30 ms).
+        if not re.match(r"^\d+\s*(ms|s|sec|m|min|h)$", interval):
             raise ConfigError(key_of("checkpointInterval"), f"'{interval}' is not a duration such as 30 s",
                               config_set(key_of("checkpointInterval"), "30 s"))
         # What last-state needs, unless the job's flinkConfig says otherwise (the FlinkJob's rule judges it).
@@ -232,6 +233,12 @@ def _jobs(read: _Reader, default_parallelism: int, warnings: list[str]) -> list[
             again = len(names) - 1 - names[::-1].index(duplicate)
             raise ConfigError("jobs", f"the name '{duplicate}' is used twice",
                               config_set(path("jobs", again, "name"), note="asks for a name no other job has"))
+        # Every entry becomes a FlinkJob: one without a jar would be left out without a word.
+        unbuilt = next((index for index, job in enumerate(jobs) if not job.jar), None)
+        if unbuilt is not None:
+            raise ConfigError(path("jobs", unbuilt, "jar"), f"is required: job '{jobs[unbuilt].name}' needs the "
+                              "path of its built jar", config_set(path("jobs", unbuilt, "jar"),
+                                                                  note="asks for the path of the built jar"))
         return jobs
     single: dict[str, Any] = {
         "jar": read.text("jobJar"),

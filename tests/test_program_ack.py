@@ -67,6 +67,16 @@ def test_internet_ui_carries_the_acl_on_the_service() -> None:
     assert annotations[f"{LB}acl-type"] == "white"
     assert annotations[f"{LB}acl-id"].startswith("acl-")
     assert run.outputs["flinkUiUrl"] == f"https://{INTERNET_SLB_ADDRESS}:8081"  # issue 12: TLS proxy
+    assert not [w for w in run.warnings() if "restAuth" in w]
+
+
+def test_an_unauthenticated_rest_api_on_the_internet_slb_is_said_in_one_line() -> None:
+    run = run_program({"uiAccess": "internet", "uiAllowedCidrs": ["203.0.113.0/24"], "restAuth": "false"},
+                      secrets=SECRETS)
+    assert run.error is None, run.raw
+    [said] = [w for w in run.warnings() if "restAuth" in w]
+    assert said.startswith("config 'restAuth': false puts Flink's REST API") and "\n" not in said
+    assert "`pulumi config set restAuth true`" in said
 
 
 @pytest.mark.parametrize(("config", "key"), [

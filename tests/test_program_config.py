@@ -168,7 +168,7 @@ def _cases(jar: str) -> list[dict[str, Any]]:
         (kube, {"jobs": [{"name": "a", "jar": jar, "parallelism": 4}, {"name": "b", "jar": jar}], **REST}),
         (kube, {"taskManager": "3"}), (kube, {"stateStorage": "oss"}), (kube, {"stateStorage": "bucket/flink"}),
         # The job lifecycle (issue 17) and the writer login (issue 12).
-        (kube, {"jobs": [{"name": "a", "state": "paused"}]}),
+        (kube, {"jobs": [{"name": "a", "state": "paused"}]}), (kube, {"jobs": [{"name": "a"}]}),
         (kube, {"jobJar": jar, "jobUpgradeMode": "last-state", **REST}),
         (kube, {"jobJar": jar, "jobUpgradeMode": "last-state", "stateStorage": "s3://b/f",
                 "jobCheckpointInterval": "soon", **REST}),

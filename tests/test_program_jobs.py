@@ -88,6 +88,10 @@ def test_no_jar_declares_no_job() -> None:
     ({"jobs": [{"name": "Orders!"}]}, "jobs[0].name", "short lowercase name"),
     ({"jobs": [{"name": "a", "parallelism": "two"}]}, "jobs[0].parallelism", "whole number"),
     ({"jobs": [{"name": "a"}, {"name": "a"}]}, "jobs", "used twice"),
+    ({"jobs": [{"name": "a"}]}, "jobs[0].jar", "is required: job 'a' needs the path of its built jar"),
+    ({"jobs": [{"name": "a", "upgradeMode": "last-state", "checkpointInterval": "30",  # Flink: 30 ms
+                "flinkConfig": {"execution.checkpointing.dir": "file:///ck"}}]}, "jobs[0].checkpointInterval",
+     "not a duration"),
     ({"jobs": [{"name": "a", "upgradeMode": "last-state"}]}, "jobs[0].upgradeMode", "no checkpoint location"),
 ])
 def test_bad_job_settings(config: dict[str, object], key: str, hint: str) -> None:

@@ -1,7 +1,8 @@
 """Run the Pulumi program (`__main__.py`) under the Pulumi SDK's own mocks, in a fresh process.
 
 Pulumi keeps its runtime in process-global state, so each run is a process of its own
-(`python -m tests.harness.program`, forked from a server that imported the SDK once: prefork.py).
+(`python -m tests.harness.program`, forked from a server that imported the SDK once: prefork.py; a
+script that calls `run_program` needs an `if __name__ == "__main__":` guard, as multiprocessing requires).
 Configuration is layered the way the CLI layers it:
 the defaults of `Pulumi.yaml`'s `config:` block, then `Pulumi.<stack>.yaml`, then the test's
 overrides; secrets are passed as secret config. Before the program runs, the layered config goes
