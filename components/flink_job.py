@@ -54,6 +54,7 @@ from components.flink_job_upgrade import (
     Stopped,
     current_job,
     deploy,
+    ended_snapshot,
     iso,
     predecessor,
     roll_back,
@@ -61,7 +62,7 @@ from components.flink_job_upgrade import (
 )
 from components.flink_rest import FlinkRestClient, FlinkRestError, FlinkUnavailable, JobStatus, SavepointFailed
 from components.flink_rest_health import job_health_outputs
-from components.flink_rest_snapshots import dispose_savepoint, newest_snapshot
+from components.flink_rest_snapshots import dispose_savepoint
 from components.unknowns import is_unknown
 
 __all__ = ["FlinkJob", "FlinkJobArgs", "FlinkJobError", "FlinkJobProvider", "JobSpec", "SUSPENDED", "VANISHED",
@@ -119,8 +120,7 @@ def _outputs(props: Mapping[str, Any], spec: JobSpec, job_id: str, status: JobSt
 
 
 def _restorable(client: FlinkRestClient, spec: JobSpec, job_id: str, known: str | None) -> str | None:
-    found = newest_snapshot(client, job_id, checkpoints=spec.effective_upgrade_mode == "last-state")
-    return found.path if found else known
+    return ended_snapshot(client, spec, job_id) or known
 
 
 def _create_restore(client: FlinkRestClient, spec: JobSpec, props: Mapping[str, Any]) -> str | None:

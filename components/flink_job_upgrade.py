@@ -91,13 +91,18 @@ def predecessor(client: FlinkRestClient, spec: JobSpec) -> Predecessor | None:
     last = runs[-1]
     if not last.terminal or spec.effective_upgrade_mode == "stateless":
         return Predecessor(last.job_id, None)
-    found = newest_snapshot(client, last.job_id, checkpoints=spec.effective_upgrade_mode == "last-state")
-    if found is not None and not found.savepoint:
-        # Statistics read before the job ended may still be cached, naming a checkpoint that a later one
-        # subsumed (deleted): read them again once any cached copy has expired.
+    return Predecessor(last.job_id, ended_snapshot(client, spec, last.job_id, just_ended=True))
+
+
+def ended_snapshot(client: FlinkRestClient, spec: JobSpec, job_id: str, *, just_ended: bool = False) -> str | None:
+    """The newest snapshot Flink lists for an ended run: a savepoint, or with last-state a retained checkpoint
+    too. `just_ended`: statistics read before the job ended may still be cached, naming a checkpoint that a
+    later one subsumed (deleted); a checkpoint is then read again once any cached copy has expired."""
+    found = newest_snapshot(client, job_id, checkpoints=spec.effective_upgrade_mode == "last-state")
+    if just_ended and found is not None and not found.savepoint:
         time.sleep(_refresh_interval_s(client) + 0.3)
-        found = newest_snapshot(client, last.job_id, checkpoints=True) or found
-    return Predecessor(last.job_id, found.path if found else None)
+        found = newest_snapshot(client, job_id, checkpoints=True) or found
+    return found.path if found else None
 
 
 # --- starting ---------------------------------------------------------------------------------------
@@ -296,8 +301,7 @@ def snapshot_of_ended(client: FlinkRestClient, spec: JobSpec, job_id: str, known
     else the last snapshot the state knows, is the way back."""
     if spec.effective_upgrade_mode == "stateless":
         return None
-    found = newest_snapshot(client, job_id, checkpoints=spec.effective_upgrade_mode == "last-state")
-    snapshot = found.path if found else known
+    snapshot = ended_snapshot(client, spec, job_id) or known
     if snapshot is None:
         warn(f"job '{spec.job_name}' ({job_id}) has ended or is gone from {spec.rest_url} without a known "
              "snapshot; submitting the new version without state")

@@ -36,7 +36,8 @@ from pulumi.runtime import rpc
 
 from components import hologres_ddl as ddl
 from components.hologres_catalog import server_version
-from components.hologres_table import (
+from components.hologres_table import HologresError, HologresTableProvider, _whole
+from components.hologres_table_changes import (
     CONNECT_TIMEOUT,
     DATABASE,
     DEFAULTS,
@@ -47,9 +48,6 @@ from components.hologres_table import (
     SSLMODE,
     SSLROOTCERT,
     STATEMENT_TIMEOUT,
-    HologresError,
-    HologresTableProvider,
-    _whole,
 )
 from components.unknowns import is_unknown
 
